@@ -1,0 +1,56 @@
+# tracecol — two commands on a fresh Debian bookworm machine:
+#   make run    install what is missing, build Release, start the daemon in the foreground
+#   make test   install what is missing, build, run every test through ctest
+# More: make test-asan (sanitizers), make bench, make clean.
+
+SHELL := /bin/bash
+PACKAGES_FILE := deploy/debian-packages.txt
+PACKAGES := $(shell grep -v '^\s*\#' $(PACKAGES_FILE) | grep -v '^\s*$$')
+JOBS ?= $(shell nproc)
+
+SOCKET ?= /tmp/tracecol.sock
+DATA_DIR ?= $(CURDIR)/var
+RUN_FLAGS ?= --socket $(SOCKET) --export-console --export-file $(DATA_DIR)/traces.ndjson
+
+.PHONY: all deps build run test test-asan bench clean
+
+all: build
+
+# Installs the packages of deploy/debian-packages.txt that dpkg does not report installed.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "tracecol: installing missing packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "tracecol: not root and no sudo; install these first:$$missing" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	@mkdir -p $(DATA_DIR)
+	@echo "tracecol: socket $(SOCKET), traces appended to $(DATA_DIR)/traces.ndjson"
+	@echo "tracecol: send a first span from another shell:"
+	@echo "  echo '{\"type\":\"span\",\"trace_id\":\"3a7f1c2b\",\"span_id\":\"1\",\"name\":\"agent.run\",\"kind\":\"AGENT\",\"started_at\":1732500000.0,\"ended_at\":1732500000.142}' | socat - UNIX-CONNECT:$(SOCKET)"
+	@echo "  echo '{\"type\":\"trace_end\",\"trace_id\":\"3a7f1c2b\"}' | socat - UNIX-CONNECT:$(SOCKET)"
+	@echo "  jq . $(DATA_DIR)/traces.ndjson"
+	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
+
+test: build
+	ctest --preset release -j $(JOBS)
+
+test-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+bench: build
+	./build/release/bench/run_benches.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,43 @@
+#pragma once
+// The exporter contract (DESIGN.md), with a result so the fan-out can count failures:
+// nothing is lost silently.
+
+#include <memory>
+#include <string_view>
+
+#include "protocol/span.hpp"
+
+namespace tracecol::exporters {
+
+using TracePtr = std::shared_ptr<const protocol::Trace>;
+
+enum class ExportStatus { ok, failed };
+
+/**
+ * One destination for finished traces. Each exporter is driven by exactly one worker
+ * thread of the fan-out, so implementations need no locking of their own; every call
+ * below comes from that thread. A call may block (slow disk, slow network): only this
+ * exporter's queue backs up.
+ */
+class Exporter {
+ public:
+  virtual ~Exporter() = default;
+
+  /** Short stable name for logs and metrics labels ("console", "ndjson", "memory"). */
+  virtual std::string_view name() const = 0;
+
+  /** Each finished trace (or late-span follow-up record), exactly once. */
+  virtual ExportStatus export_trace(const protocol::Trace& trace) = 0;
+
+  /** Each finished span, as soon as it finishes; only called when wants_spans(). */
+  virtual ExportStatus export_span(const protocol::Span&) { return ExportStatus::ok; }
+  virtual bool wants_spans() const { return false; }
+
+  /** Make everything exported so far durable / visible (fsync, HTTP flush). */
+  virtual void flush() {}
+
+  /** SIGHUP: reopen files (log rotation by an outside tool). */
+  virtual void reopen() {}
+};
+
+}  // namespace tracecol::exporters

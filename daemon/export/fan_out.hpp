@@ -1,0 +1,70 @@
+#pragma once
+// Fan-out: one bounded queue and one worker thread per exporter, so a slow or dead
+// exporter never slows ingest or its siblings. Overflow drops (and counts); publishing
+// never blocks.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/export/exporter.hpp"
+
+namespace tracecol::exporters {
+
+/** Counters for one exporter; traces and the spans inside them are counted separately. */
+struct ExporterCounters {
+  std::string name;
+  std::uint64_t traces_sent = 0;      // export_trace returned ok
+  std::uint64_t spans_sent = 0;
+  std::uint64_t traces_failed = 0;    // export_trace returned failed (exporter gave up)
+  std::uint64_t spans_failed = 0;
+  std::uint64_t traces_dropped = 0;   // queue full when published
+  std::uint64_t spans_dropped = 0;
+  std::uint64_t queue_depth = 0;      // traces waiting now
+  std::uint64_t spans_pending = 0;    // spans inside those traces
+};
+
+class FanOut {
+ public:
+  FanOut();
+  ~FanOut();  // stops workers without draining; call drain() first for a clean exit
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
+
+  /** Before start(): adds an exporter with a queue of at most queue_capacity traces. */
+  void add(std::unique_ptr<Exporter> exporter, std::size_t queue_capacity = 10000);
+  void start();
+
+  /** Any thread; never blocks on an exporter. Takes one lock per exporter per call. */
+  void publish(std::span<const TracePtr> traces);
+  void publish(const TracePtr& trace) { publish(std::span<const TracePtr>(&trace, 1)); }
+
+  /** Spans as they finish, for exporters that want_spans(). */
+  void publish_spans(std::span<const std::shared_ptr<const protocol::Span>> spans);
+
+  /** Asks every worker to call reopen() before its next export (SIGHUP). */
+  void reopen_all();
+
+  /**
+   * Waits until every queue is empty (or the deadline passes), then flush()es every
+   * exporter. Returns true when everything queued was handed to its exporter.
+   */
+  bool drain(std::chrono::steady_clock::time_point deadline);
+
+  /** Stops the workers; whatever is still queued is counted as dropped. */
+  void stop();
+
+  std::vector<ExporterCounters> counters() const;
+  std::size_t size() const;
+
+ private:
+  struct Worker;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace tracecol::exporters

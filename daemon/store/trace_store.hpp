@@ -1,0 +1,123 @@
+#pragma once
+// TraceStore: recent traces in memory, bounded by count and bytes, oldest evicted first.
+// One writer (the assembler's thread) mutates it inside a Transaction that holds the
+// write lock for a whole batch; readers (HTTP queries, tests) take the shared lock and
+// get snapshots they may keep.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/span.hpp"
+
+namespace tracecol::store {
+
+using TracePtr = std::shared_ptr<const protocol::Trace>;
+
+struct StoreLimits {
+  std::size_t max_traces = 1000;            // the seed's max_traces
+  std::size_t max_bytes = 256u << 20;       // sum of span footprints
+};
+
+/** Seed's store filter; every set member must match (empty/unset = any). */
+struct TraceFilter {
+  std::string run_id;                        // trace.run_id equals
+  std::string name;                          // some span's name equals
+  std::optional<protocol::SpanKind> kind;    // some span has this kind
+  std::optional<bool> has_error;             // error_count > 0 (or == 0 for false)
+  std::optional<double> min_duration_ms;     // trace duration (ended traces only)
+  std::int64_t since_ns = 0;                 // trace started at or after (0: unbounded)
+  std::int64_t until_ns = 0;                 // trace started at or before (0: unbounded)
+  std::size_t limit = 20;                    // newest first, at most this many
+};
+
+struct StoreCounters {
+  std::uint64_t traces = 0;             // held now
+  std::uint64_t spans = 0;              // held now
+  std::uint64_t bytes = 0;              // held now (footprints)
+  std::uint64_t inserted = 0;           // traces ever inserted
+  std::uint64_t evicted_max_traces = 0; // traces evicted by --max-traces
+  std::uint64_t evicted_max_bytes = 0;  // traces evicted by --max-store-bytes
+  std::uint64_t evicted_open = 0;       // of those, still open (exported first by the callback)
+};
+
+class TraceStore {
+ public:
+  /**
+   * Called (inside the Transaction, on the writer's thread) for each evicted trace that
+   * was never handed to the exporters, so the owner can export it first. The trace is
+   * moved out to the callback.
+   */
+  using EvictUnexported = std::function<void(std::shared_ptr<protocol::Trace>&& trace)>;
+
+  explicit TraceStore(StoreLimits limits = {});
+  ~TraceStore();
+  TraceStore(const TraceStore&) = delete;
+  TraceStore& operator=(const TraceStore&) = delete;
+
+  void set_evict_callback(EvictUnexported callback);
+
+  /** Write access for one batch; holds the write lock until destroyed. Writer thread only. */
+  class Transaction {
+   public:
+    ~Transaction();  // evicts down to the limits, then unlocks
+    Transaction(Transaction&&) noexcept;
+    Transaction(const Transaction&) = delete;
+
+    /** The mutable trace, or nullptr. Never returns an exported (frozen) trace: use thaw(). */
+    protocol::Trace* find_open(const protocol::TraceId& id);
+    /** True when the store holds this trace (open or exported). */
+    bool contains(const protocol::TraceId& id) const;
+    bool is_exported(const protocol::TraceId& id) const;
+    /** Inserts an empty open trace as the newest (precondition: !contains(id)). O(1). */
+    protocol::Trace& insert(const protocol::TraceId& id);
+    /** Records that a span footprint was added to / removed from a held trace. */
+    void add_bytes(const protocol::TraceId& id, std::ptrdiff_t delta, std::ptrdiff_t spans_delta);
+    /**
+     * Freezes an open trace and returns the shared snapshot to export. After this the
+     * trace is never mutated in place again.
+     */
+    TracePtr mark_exported(const protocol::TraceId& id);
+    /**
+     * Mutable access to an exported trace (for late spans): replaces the stored trace with
+     * a private copy (readers and exporters keep the old one), which stays exported.
+     */
+    protocol::Trace* thaw(const protocol::TraceId& id);
+    /** Re-freezes a thawed trace after the late spans were added. */
+    void refreeze(const protocol::TraceId& id);
+
+   private:
+    friend class TraceStore;
+    explicit Transaction(TraceStore& store);
+    TraceStore* store_;
+    std::unique_lock<std::shared_mutex> lock_;
+  };
+  Transaction begin();
+
+  // ---- readers: any thread; return snapshots (exported traces are shared, open ones copied)
+  /** Seed's get(trace_id). */
+  TracePtr get(const protocol::TraceId& id) const;
+  /** Seed's list(run_id): every trace of the run, oldest first. */
+  std::vector<TracePtr> list(std::string_view run_id) const;
+  /** Seed's last(n): newest first. */
+  std::vector<TracePtr> last(std::size_t n) const;
+  /** Newest first, up to filter.limit. */
+  std::vector<TracePtr> find(const TraceFilter& filter) const;
+
+  StoreCounters counters() const;
+  const StoreLimits& limits() const { return limits_; }
+
+ private:
+  struct Impl;
+  StoreLimits limits_;
+  std::unique_ptr<Impl> impl_;
+  mutable std::shared_mutex mutex_;
+};
+
+}  // namespace tracecol::store
