@@ -10,6 +10,7 @@
 namespace tracecol::exporters {
 
 using TracePtr = std::shared_ptr<const protocol::Trace>;
+using SpanPtr = std::shared_ptr<const protocol::Span>;
 
 enum class ExportStatus { ok, failed };
 

@@ -19,14 +19,18 @@ namespace tracecol::exporters {
 /** Counters for one exporter; traces and the spans inside them are counted separately. */
 struct ExporterCounters {
   std::string name;
+  // Invariant at every quiet moment (nothing in flight):
+  // published = sent + failed + dropped + pending, for traces and for spans alike.
+  std::uint64_t traces_published = 0;  // traces handed to publish()
+  std::uint64_t spans_published = 0;   // spans inside them, plus lone spans from publish_spans()
   std::uint64_t traces_sent = 0;      // export_trace returned ok
   std::uint64_t spans_sent = 0;
   std::uint64_t traces_failed = 0;    // export_trace returned failed (exporter gave up)
   std::uint64_t spans_failed = 0;
-  std::uint64_t traces_dropped = 0;   // queue full when published
+  std::uint64_t traces_dropped = 0;   // queue full when published, or still queued at stop()
   std::uint64_t spans_dropped = 0;
-  std::uint64_t queue_depth = 0;      // traces waiting now
-  std::uint64_t spans_pending = 0;    // spans inside those traces
+  std::uint64_t queue_depth = 0;      // traces waiting now (queued or being exported)
+  std::uint64_t spans_pending = 0;    // spans inside those traces, plus queued lone spans
 };
 
 class FanOut {
@@ -44,7 +48,11 @@ class FanOut {
   void publish(std::span<const TracePtr> traces);
   void publish(const TracePtr& trace) { publish(std::span<const TracePtr>(&trace, 1)); }
 
-  /** Spans as they finish, for exporters that want_spans(). */
+  /**
+   * Spans as they finish, for exporters that want_spans(); others never see them. Each
+   * exporter's lone-span queue holds at most queue_capacity spans; overflow is dropped
+   * and counted in spans_dropped.
+   */
   void publish_spans(std::span<const std::shared_ptr<const protocol::Span>> spans);
 
   /** Asks every worker to call reopen() before its next export (SIGHUP). */
@@ -56,7 +64,11 @@ class FanOut {
    */
   bool drain(std::chrono::steady_clock::time_point deadline);
 
-  /** Stops the workers; whatever is still queued is counted as dropped. */
+  /**
+   * Stops the workers; whatever is still queued is counted as dropped. Waits for each
+   * exporter's current call to return (an export call cannot be interrupted); the rest
+   * of that worker's batch is dropped. Publishing after stop() drops and counts.
+   */
   void stop();
 
   std::vector<ExporterCounters> counters() const;

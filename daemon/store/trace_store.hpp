@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -91,6 +92,8 @@ class TraceStore {
     protocol::Trace* thaw(const protocol::TraceId& id);
     /** Re-freezes a thawed trace after the late spans were added. */
     void refreeze(const protocol::TraceId& id);
+    /** Indexes a trace under its run_id once it learns one (first span with a run_id). */
+    void set_run_id(const protocol::TraceId& id, std::string_view run_id);
 
    private:
     friend class TraceStore;

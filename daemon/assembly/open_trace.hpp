@@ -1,0 +1,47 @@
+#pragma once
+// The assembler's bookkeeping for one trace it has not exported yet.
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <unordered_map>
+
+#include "daemon/assembly/assembler.hpp"
+#include "protocol/span.hpp"
+
+namespace tracecol::assembly {
+
+struct OpenTrace {
+  std::uint32_t roots = 0;        // spans without a parent
+  std::uint32_t roots_ended = 0;
+  std::uint32_t open_spans = 0;   // started, not ended
+  Clock::time_point last_event;
+  std::list<protocol::TraceId>::iterator lru;  // position in the assembler's activity list
+  /** span_id -> index, built once a trace outgrows a linear scan (most agent traces never do). */
+  std::unique_ptr<std::unordered_map<protocol::SpanId, std::uint32_t>> index;
+
+  /** Adds (+1) or removes (-1) a span's part in the completion counts. */
+  void account(const protocol::Span& span, int sign) {
+    if (span.parent_id == 0) {
+      roots += static_cast<std::uint32_t>(sign);
+      if (span.ended()) roots_ended += static_cast<std::uint32_t>(sign);
+    }
+    if (!span.ended()) open_spans += static_cast<std::uint32_t>(sign);
+  }
+
+  /** Root ended, nothing open: the linger rule may complete the trace. */
+  bool ready() const { return roots > 0 && roots_ended == roots && open_spans == 0; }
+};
+
+/** Finds a span by id in trace.spans; uses and maintains `index` when given. */
+protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id,
+                          std::unordered_map<protocol::SpanId, std::uint32_t>* index);
+
+/**
+ * Merges a second copy of a span into the stored one. A duplicate (`is_end` false) only
+ * fills fields the stored copy lacks; a span_end overwrites the end time, outputs and
+ * error and merges its metadata keys into the stored metadata.
+ */
+void merge_span(protocol::Span& stored, protocol::Span&& update, bool is_end);
+
+}  // namespace tracecol::assembly

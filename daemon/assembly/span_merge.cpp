@@ -1,0 +1,43 @@
+#include <utility>
+
+#include "daemon/assembly/open_trace.hpp"
+#include "protocol/json_merge.hpp"
+
+namespace tracecol::assembly {
+
+using protocol::Span;
+
+Span* find_span(protocol::Trace& trace, protocol::SpanId id,
+                std::unordered_map<protocol::SpanId, std::uint32_t>* index) {
+  if (index != nullptr) {
+    auto it = index->find(id);
+    return it == index->end() ? nullptr : &trace.spans[it->second];
+  }
+  for (Span& s : trace.spans)
+    if (s.span_id == id) return &s;
+  return nullptr;
+}
+
+void merge_span(Span& stored, Span&& update, bool is_end) {
+  const auto has_new = [&](protocol::SpanField f) { return update.has(f) && (is_end || !stored.has(f)); };
+  if (has_new(protocol::field_ended_at)) stored.ended_at_ns = update.ended_at_ns;
+  if (update.has(protocol::field_started_at) && !stored.has(protocol::field_started_at))
+    stored.started_at_ns = update.started_at_ns;
+  if (update.has(protocol::field_parent_id) && !stored.has(protocol::field_parent_id))
+    stored.parent_id = update.parent_id;
+  if (update.has(protocol::field_kind) && !stored.has(protocol::field_kind)) stored.kind = update.kind;
+  if (update.has(protocol::field_name) && !stored.has(protocol::field_name)) stored.name = std::move(update.name);
+  if (update.has(protocol::field_run_id) && !stored.has(protocol::field_run_id)) stored.run_id = std::move(update.run_id);
+  if (update.has(protocol::field_inputs) && !stored.has(protocol::field_inputs)) stored.inputs = std::move(update.inputs);
+  if (has_new(protocol::field_outputs)) stored.outputs = std::move(update.outputs);
+  if (has_new(protocol::field_error)) stored.error = std::move(update.error);
+  if (update.has(protocol::field_metadata)) {
+    if (!stored.has(protocol::field_metadata)) stored.metadata = std::move(update.metadata);
+    else if (is_end) stored.metadata = protocol::merge_json_objects(stored.metadata, update.metadata);
+  }
+  // A span that ended earlier than its placeholder start (created from a lone span_end).
+  if (stored.ended_at_ns != 0 && stored.started_at_ns > stored.ended_at_ns) stored.started_at_ns = stored.ended_at_ns;
+  stored.fields |= update.fields;
+}
+
+}  // namespace tracecol::assembly

@@ -1,0 +1,127 @@
+#include "daemon/config.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include "daemon/log.hpp"
+
+namespace tracecol::daemon {
+namespace {
+
+/** Splits "250ms" into 250 and "ms"; nullopt when the number part is not a finite >= 0 value. */
+std::optional<std::pair<double, std::string>> split_number(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || !std::isfinite(value) || value < 0) return std::nullopt;
+  std::string unit(ptr, text.data() + text.size());
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::make_pair(value, unit);
+}
+
+}  // namespace
+
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
+  auto parts = split_number(text);
+  if (!parts) return std::nullopt;
+  const auto& [value, unit] = *parts;
+  double scale;
+  if (unit.empty() || unit == "s") scale = 1e9;
+  else if (unit == "ms") scale = 1e6;
+  else if (unit == "us") scale = 1e3;
+  else if (unit == "ns") scale = 1;
+  else if (unit == "m" || unit == "min") scale = 60e9;
+  else if (unit == "h") scale = 3600e9;
+  else return std::nullopt;
+  const double ns = value * scale;
+  if (ns > 1e18) return std::nullopt;
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  auto parts = split_number(text);
+  if (!parts) return std::nullopt;
+  const auto& [value, unit] = *parts;
+  double scale;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "kib" || unit == "k") scale = 1024.0;
+  else if (unit == "mib" || unit == "m") scale = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "kb") scale = 1e3;
+  else if (unit == "mb") scale = 1e6;
+  else if (unit == "gb") scale = 1e9;
+  else return std::nullopt;
+  const double bytes = value * scale;
+  if (bytes > 1e18) return std::nullopt;
+  return static_cast<std::uint64_t>(bytes);
+}
+
+void add_options(CLI::App& app, Config& c) {
+  auto env = [](CLI::Option* o, const char* name) { o->envname(name); return o; };
+  env(app.add_option("--socket", c.socket, "Unix socket agents connect to")->capture_default_str(), "TRACECOL_SOCKET");
+  env(app.add_option("--socket-mode", c.socket_mode_text, "Socket file permissions (octal)")->capture_default_str(), "TRACECOL_SOCKET_MODE");
+  env(app.add_option("--http-listen", c.http_listen, "HTTP API address, unix:PATH or off (HTTP API: not built yet)")->capture_default_str(), "TRACECOL_HTTP_LISTEN");
+  env(app.add_flag("--export-console", c.export_console, "Print each finished trace as a tree on stdout (on when no exporter is named)"), "TRACECOL_EXPORT_CONSOLE");
+  env(app.add_option("--export-file", c.export_file, "Append finished traces as NDJSON to this file"), "TRACECOL_EXPORT_FILE");
+  env(app.add_option("--file-mode", c.file_mode, "NDJSON file: one line per trace or per span")->check(CLI::IsMember({"traces", "spans"}))->capture_default_str(), "TRACECOL_FILE_MODE");
+  env(app.add_option("--file-max-bytes", c.file_max_bytes_text, "Rotate the NDJSON file at this size (0: never)")->capture_default_str(), "TRACECOL_FILE_MAX_BYTES");
+  env(app.add_option("--file-max-backups", c.file_max_backups, "Rotated NDJSON files kept")->check(CLI::Range(0, 1000))->capture_default_str(), "TRACECOL_FILE_MAX_BACKUPS");
+  env(app.add_option("--max-traces", c.max_traces, "Traces kept in the store (oldest evicted first)")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_TRACES");
+  env(app.add_option("--max-store-bytes", c.max_store_bytes_text, "Memory bound of the store")->capture_default_str(), "TRACECOL_MAX_STORE_BYTES");
+  env(app.add_option("--max-spans-per-trace", c.max_spans_per_trace, "Spans accepted per trace")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_SPANS_PER_TRACE");
+  env(app.add_option("--max-line-bytes", c.max_line_bytes_text, "Longest protocol line accepted")->capture_default_str(), "TRACECOL_MAX_LINE_BYTES");
+  env(app.add_option("--max-connections", c.max_connections, "Agent connections served at once")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_MAX_CONNECTIONS");
+  env(app.add_option("--trace-linger", c.trace_linger_text, "Quiet time after the root ends before a trace is complete")->capture_default_str(), "TRACECOL_TRACE_LINGER");
+  env(app.add_option("--trace-idle-timeout", c.trace_idle_timeout_text, "No event this long: export the trace as incomplete")->capture_default_str(), "TRACECOL_TRACE_IDLE_TIMEOUT");
+  env(app.add_option("--sample-rate", c.sample_rate, "Fraction of traces exported (decided from the trace_id)")->check(CLI::Range(0.0, 1.0))->capture_default_str(), "TRACECOL_SAMPLE_RATE");
+  env(app.add_option("--sample-keep-errors", c.sample_keep_errors, "Export traces with an error whatever the sample rate")->capture_default_str(), "TRACECOL_SAMPLE_KEEP_ERRORS");
+  env(app.add_flag("--no-inputs", c.no_inputs, "Drop span inputs at ingest (include_inputs = false)"), "TRACECOL_NO_INPUTS");
+  env(app.add_flag("--no-outputs", c.no_outputs, "Drop span outputs at ingest (include_outputs = false)"), "TRACECOL_NO_OUTPUTS");
+  env(app.add_option("--redact-key", c.redact_keys, "Key whose values become \"[REDACTED]\" at any depth (repeatable; adds to the defaults)"), "TRACECOL_REDACT_KEY");
+  env(app.add_flag("--no-default-redact", c.no_default_redact, "Do not redact authorization, api_key, password, secret, token"), "TRACECOL_NO_DEFAULT_REDACT");
+  env(app.add_option("--export-queue", c.export_queue, "Traces queued per exporter before drops")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_EXPORT_QUEUE");
+  env(app.add_option("--threads", c.threads, "I/O threads")->check(CLI::Range(1, 256))->capture_default_str(), "TRACECOL_THREADS");
+  env(app.add_option("--log-level", c.log_level, "debug, info, warn or error")->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}))->capture_default_str(), "TRACECOL_LOG_LEVEL");
+  app.set_config("--config", "", "Read options from a TOML/INI file (keys are the flag names)");
+  app.set_version_flag("--version", std::string("tracecol ") + TRACECOL_VERSION);
+}
+
+std::optional<std::string> finalize(Config& c) {
+  {
+    unsigned mode = 0;
+    const auto& t = c.socket_mode_text;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), mode, 8);
+    if (ec != std::errc() || ptr != t.data() + t.size() || mode > 0777)
+      return "--socket-mode: expected an octal mode like 0660, got '" + t + "'";
+    c.socket_mode = mode;
+  }
+  struct SizeOpt { const char* flag; const std::string& text; std::uint64_t& out; std::uint64_t min; };
+  for (SizeOpt o : {SizeOpt{"--file-max-bytes", c.file_max_bytes_text, c.file_max_bytes, 0},
+                    SizeOpt{"--max-store-bytes", c.max_store_bytes_text, c.max_store_bytes, 1024},
+                    SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64}}) {
+    auto v = parse_size(o.text);
+    if (!v) return std::string(o.flag) + ": expected a size like 64KiB or 256MiB, got '" + o.text + "'";
+    if (*v < o.min) return std::string(o.flag) + ": must be at least " + std::to_string(o.min) + " bytes";
+    o.out = *v;
+  }
+  if (c.max_line_bytes > (std::uint64_t{1} << 30)) return "--max-line-bytes: at most 1GiB";
+  struct DurOpt { const char* flag; const std::string& text; std::chrono::nanoseconds& out; };
+  for (DurOpt o : {DurOpt{"--trace-linger", c.trace_linger_text, c.trace_linger},
+                   DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout}}) {
+    auto v = parse_duration(o.text);
+    if (!v) return std::string(o.flag) + ": expected a duration like 250ms, 2s or 5m, got '" + o.text + "'";
+    o.out = *v;
+  }
+  if (c.trace_idle_timeout.count() == 0) return "--trace-idle-timeout: must be more than 0";
+  if (c.socket.empty() || c.socket.size() >= 108) return "--socket: the path must be 1..107 bytes (a Unix socket limit)";
+  if (!c.export_console && c.export_file.empty()) c.export_console = true;
+  for (auto& k : c.redact_keys)
+    for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  LogLevel level;
+  if (!parse_log_level(c.log_level, level)) return "--log-level: expected debug, info, warn or error";
+  return std::nullopt;
+}
+
+}  // namespace tracecol::daemon

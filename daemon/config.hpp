@@ -1,0 +1,62 @@
+#pragma once
+// Every daemon knob, declared once: its flag, TRACECOL_<NAME> environment variable,
+// --config file key, default and description all come from add_options().
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracecol::daemon {
+
+struct Config {
+  std::string socket = "/tmp/tracecol.sock";
+  std::string socket_mode_text = "0660";
+  std::string http_listen = "127.0.0.1:4318";
+  bool export_console = false;
+  std::string export_file;
+  std::string file_mode = "traces";
+  std::string file_max_bytes_text = "0";
+  int file_max_backups = 5;
+  std::size_t max_traces = 1000;
+  std::string max_store_bytes_text = "256MiB";
+  std::size_t max_spans_per_trace = 10000;
+  std::string max_line_bytes_text = "1MiB";
+  std::size_t max_connections = 1024;
+  std::string trace_linger_text = "1s";
+  std::string trace_idle_timeout_text = "5m";
+  double sample_rate = 1.0;
+  bool sample_keep_errors = true;
+  bool no_inputs = false;
+  bool no_outputs = false;
+  std::vector<std::string> redact_keys;
+  bool no_default_redact = false;
+  std::size_t export_queue = 10000;
+  int threads = 2;
+  std::string log_level = "info";
+
+  // Derived by finalize() from the text forms above.
+  unsigned socket_mode = 0660;
+  std::uint64_t file_max_bytes = 0;
+  std::uint64_t max_store_bytes = 0;
+  std::uint64_t max_line_bytes = 0;
+  std::chrono::nanoseconds trace_linger{};
+  std::chrono::nanoseconds trace_idle_timeout{};
+};
+
+/** Declares every option on app (flags, env vars, config-file keys, checks). */
+void add_options(CLI::App& app, Config& config);
+
+/** Parses the text forms and applies cross-option rules; an error message, or nullopt. */
+std::optional<std::string> finalize(Config& config);
+
+/** "250ms", "2s", "5m", "1h", "1.5s", or plain seconds. */
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+/** "64KiB", "256MiB", "1GiB", "10MB", "4k", or plain bytes. */
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+}  // namespace tracecol::daemon

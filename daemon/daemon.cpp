@@ -1,0 +1,157 @@
+#include "daemon/daemon.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/export/console_exporter.hpp"
+#include "daemon/export/fan_out.hpp"
+#include "daemon/export/ndjson_file_exporter.hpp"
+#include "daemon/ingest/uds_listener.hpp"
+#include "daemon/log.hpp"
+#include "daemon/pipeline.hpp"
+#include "daemon/summary.hpp"
+
+namespace tracecol::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto read_grace = 2s;     // connections finish reading what agents already sent
+constexpr auto drain_budget = 15s;  // exporters drain inside Kubernetes' 30 s grace
+
+protocol::DecodeOptions decode_options(const Config& c) {
+  protocol::DecodeOptions o;
+  o.include_inputs = !c.no_inputs;
+  o.include_outputs = !c.no_outputs;
+  if (!c.no_default_redact) o.redact_keys = protocol::default_redact_keys();
+  o.redact_keys.insert(o.redact_keys.end(), c.redact_keys.begin(), c.redact_keys.end());
+  o.monotonic_offset_ns = protocol::current_monotonic_offset_ns();
+  return o;
+}
+
+void add_exporters(const Config& c, exporters::FanOut& fan_out) {
+  if (c.export_console) {
+    fan_out.add(std::make_unique<exporters::ConsoleExporter>(exporters::ConsoleExporterOptions{}), c.export_queue);
+  }
+  if (!c.export_file.empty()) {
+    exporters::NdjsonFileOptions file;
+    file.path = c.export_file;
+    file.mode = c.file_mode == "spans" ? exporters::FileMode::spans : exporters::FileMode::traces;
+    file.max_bytes = c.file_max_bytes;
+    file.max_backups = c.file_max_backups;
+    fan_out.add(std::make_unique<exporters::NdjsonFileExporter>(std::move(file)), c.export_queue);
+  }
+}
+
+/** Stops accepting, lets connections read what was sent, exports open traces, drains. */
+net::awaitable<void> shut_down(net::io_context& io, ingest::UdsListener& listener,
+                               ingest::ConnectionContext& ctx, Pipeline& pipeline,
+                               exporters::FanOut& fan_out, bool& drained) {
+  log(LogLevel::info, "stopping: no new connections; reading what agents already sent");
+  listener.close();
+  listener.stop_connections();
+  net::steady_timer timer(io);
+  const auto deadline = std::chrono::steady_clock::now() + read_grace;
+  while (ctx.readers_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(5ms);
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
+  // This coroutine runs on the assembler strand: re-queue once so the batches the
+  // connections posted before they stopped are applied first (the strand is FIFO).
+  co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+  pipeline.finish();
+  log(LogLevel::info, "open traces exported; draining exporters");
+  drained = fan_out.drain(std::chrono::steady_clock::now() + drain_budget);
+  io.stop();
+}
+
+}  // namespace
+
+int run(const Config& config) {
+  LogLevel level = LogLevel::info;
+  parse_log_level(config.log_level, level);
+  set_log_level(level);
+  // A file exporter hitting RLIMIT_FSIZE must get EFBIG, not die.
+  ::signal(SIGXFSZ, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  net::io_context io(config.threads);
+  exporters::FanOut fan_out;
+  add_exporters(config, fan_out);
+
+  assembly::AssemblerOptions assembler_options;
+  assembler_options.trace_linger = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_linger);
+  assembler_options.trace_idle_timeout = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_idle_timeout);
+  assembler_options.max_spans_per_trace = config.max_spans_per_trace;
+  assembler_options.sample_rate = config.sample_rate;
+  assembler_options.sample_keep_errors = config.sample_keep_errors;
+  Pipeline pipeline(io, assembler_options, {config.max_traces, config.max_store_bytes}, fan_out);
+
+  std::atomic<std::int64_t> monotonic_offset{protocol::current_monotonic_offset_ns()};
+  ingest::IngestCounters counters;
+  ingest::ConnectionContext ctx{pipeline, counters, decode_options(config), config.max_line_bytes, 8,
+                                monotonic_offset};
+  ingest::UdsListener listener(io, {config.socket, config.socket_mode, config.max_connections}, ctx);
+  if (auto error = listener.open()) {
+    log(LogLevel::error, "%s", error->c_str());
+    return 1;
+  }
+  if (config.http_listen != "off") {
+    log(LogLevel::info, "HTTP API (%s) is not built yet; only the Unix socket is served", config.http_listen.c_str());
+  }
+  log(LogLevel::info, "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s", TRACECOL_VERSION,
+      config.socket.c_str(), config.socket_mode, config.export_console ? " console" : "",
+      config.export_file.empty() ? "" : (" ndjson:" + config.export_file).c_str());
+
+  fan_out.start();
+  pipeline.start();
+  listener.start();
+
+  // The agents' clocks are read as CLOCK_MONOTONIC; refresh the offset if the wall clock is set.
+  net::steady_timer offset_timer(io);
+  std::function<void()> refresh = [&] {
+    offset_timer.expires_after(10s);
+    offset_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      monotonic_offset.store(protocol::current_monotonic_offset_ns());
+      refresh();
+    });
+  };
+  refresh();
+
+  bool drained = false;
+  net::signal_set stop_signals(io, SIGTERM, SIGINT);
+  stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    log(LogLevel::info, "received %s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    offset_timer.cancel();
+    net::co_spawn(pipeline.executor(), shut_down(io, listener, ctx, pipeline, fan_out, drained), net::detached);
+  });
+  net::signal_set hup(io, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      log(LogLevel::info, "SIGHUP: reopening output files");
+      fan_out.reopen_all();
+      wait_hup();
+    });
+  };
+  wait_hup();
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+
+  fan_out.stop();
+  log(LogLevel::info, "%s", exit_summary(counters, pipeline, fan_out).c_str());
+  if (!drained) log(LogLevel::warn, "exporters did not drain within %llds; see dropped counts above",
+                    static_cast<long long>(drain_budget.count()));
+  return 0;
+}
+
+}  // namespace tracecol::daemon

@@ -1,0 +1,269 @@
+#include "daemon/export/fan_out.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+namespace tracecol::exporters {
+
+/**
+ * One exporter, its queues and its thread. Everything below mu_ is guarded by it;
+ * stopping_ and reopen_ are also read without it by the worker between items.
+ */
+struct FanOut::Worker {
+  std::unique_ptr<Exporter> exporter;
+  std::size_t capacity = 0;
+  bool wants_spans = false;
+  std::string name;
+
+  mutable std::mutex mu;
+  std::condition_variable wake;  // the worker waits for work / requests
+  std::condition_variable idle;  // drain() waits for empty queues and finished flushes
+  std::vector<TracePtr> traces;  // queued, not yet taken by the worker
+  std::vector<SpanPtr> spans;
+  bool in_flight = false;
+  bool stop_requested = false;
+  std::uint64_t flush_requested = 0;  // generations, so repeated drains each get a flush
+  std::uint64_t flush_done = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> reopen{false};
+  ExporterCounters c;
+  std::thread thread;
+
+  bool quiet() const { return traces.empty() && spans.empty() && !in_flight; }
+  void run();
+  void drop_queued();
+};
+
+namespace {
+
+std::uint64_t spans_in(const std::vector<TracePtr>& traces) {
+  std::uint64_t n = 0;
+  for (const auto& t : traces) n += t->spans.size();
+  return n;
+}
+
+}  // namespace
+
+void FanOut::Worker::drop_queued() {
+  c.traces_dropped += traces.size();
+  c.spans_dropped += spans_in(traces) + spans.size();
+  c.queue_depth = 0;
+  c.spans_pending = 0;
+  traces.clear();
+  spans.clear();
+}
+
+void FanOut::Worker::run() {
+  std::vector<TracePtr> trace_batch;
+  std::vector<SpanPtr> span_batch;
+  std::unique_lock lock(mu);
+  for (;;) {
+    wake.wait(lock, [&] {
+      return stop_requested || reopen.load() || flush_requested != flush_done || !traces.empty() ||
+             !spans.empty();
+    });
+    if (stop_requested) break;
+
+    // Swap the whole queue out: publishers only ever contend for this short section.
+    trace_batch.swap(traces);
+    span_batch.swap(spans);
+    in_flight = true;
+    lock.unlock();
+
+    ExporterCounters done;
+    std::size_t handled_spans = 0;
+    std::size_t handled_traces = 0;
+    if (reopen.exchange(false)) exporter->reopen();
+    for (; handled_spans < span_batch.size() && !stopping.load(); ++handled_spans) {
+      if (reopen.exchange(false)) exporter->reopen();
+      const bool ok = exporter->export_span(*span_batch[handled_spans]) == ExportStatus::ok;
+      ++(ok ? done.spans_sent : done.spans_failed);
+    }
+    for (; handled_traces < trace_batch.size() && !stopping.load(); ++handled_traces) {
+      if (reopen.exchange(false)) exporter->reopen();
+      const auto& t = *trace_batch[handled_traces];
+      if (exporter->export_trace(t) == ExportStatus::ok) {
+        ++done.traces_sent;
+        done.spans_sent += t.spans.size();
+      } else {
+        ++done.traces_failed;
+        done.spans_failed += t.spans.size();
+      }
+    }
+    // Whatever stop() interrupted counts as dropped, like the rest of the queue.
+    for (std::size_t i = handled_traces; i < trace_batch.size(); ++i) {
+      ++done.traces_dropped;
+      done.spans_dropped += trace_batch[i]->spans.size();
+    }
+    done.spans_dropped += span_batch.size() - handled_spans;
+    const std::uint64_t batch_span_count = spans_in(trace_batch) + span_batch.size();
+    const std::uint64_t batch_trace_count = trace_batch.size();
+    trace_batch.clear();  // release the traces outside the lock
+    span_batch.clear();
+
+    lock.lock();
+    c.traces_sent += done.traces_sent;
+    c.traces_failed += done.traces_failed;
+    c.traces_dropped += done.traces_dropped;
+    c.spans_sent += done.spans_sent;
+    c.spans_failed += done.spans_failed;
+    c.spans_dropped += done.spans_dropped;
+    c.queue_depth -= batch_trace_count;
+    c.spans_pending -= batch_span_count;
+    in_flight = false;
+
+    bool flushed = false;
+    if (flush_requested != flush_done && traces.empty() && spans.empty()) {
+      const std::uint64_t generation = flush_requested;
+      flushed = true;
+      in_flight = true;
+      lock.unlock();
+      exporter->flush();
+      lock.lock();
+      in_flight = false;
+      flush_done = generation;
+    }
+    if (quiet() || flushed) idle.notify_all();
+  }
+  drop_queued();
+  idle.notify_all();
+}
+
+FanOut::FanOut() = default;
+
+FanOut::~FanOut() { stop(); }
+
+void FanOut::add(std::unique_ptr<Exporter> exporter, std::size_t queue_capacity) {
+  auto w = std::make_unique<Worker>();
+  w->capacity = queue_capacity;
+  w->wants_spans = exporter->wants_spans();
+  w->name = std::string(exporter->name());
+  w->c.name = w->name;
+  w->exporter = std::move(exporter);
+  workers_.push_back(std::move(w));
+}
+
+void FanOut::start() {
+  for (auto& w : workers_) {
+    if (!w->thread.joinable()) w->thread = std::thread([p = w.get()] { p->run(); });
+  }
+}
+
+void FanOut::publish(std::span<const TracePtr> traces) {
+  if (traces.empty()) return;
+  for (auto& w : workers_) {
+    std::size_t taken = 0;
+    std::uint64_t spans_taken = 0;
+    std::uint64_t spans_total = 0;
+    {
+      std::lock_guard lock(w->mu);
+      const std::size_t room =
+          w->stop_requested || w->traces.size() >= w->capacity ? 0 : w->capacity - w->traces.size();
+      for (const auto& t : traces) {
+        const std::uint64_t n = t->spans.size();
+        spans_total += n;
+        if (taken < room) {
+          w->traces.push_back(t);
+          ++taken;
+          spans_taken += n;
+        }
+      }
+      w->c.traces_published += traces.size();
+      w->c.spans_published += spans_total;
+      w->c.traces_dropped += traces.size() - taken;
+      w->c.spans_dropped += spans_total - spans_taken;
+      w->c.queue_depth += taken;
+      w->c.spans_pending += spans_taken;
+    }
+    if (taken > 0) w->wake.notify_one();
+  }
+}
+
+void FanOut::publish_spans(std::span<const SpanPtr> spans) {
+  if (spans.empty()) return;
+  for (auto& w : workers_) {
+    if (!w->wants_spans) continue;
+    std::size_t taken = 0;
+    {
+      std::lock_guard lock(w->mu);
+      const std::size_t room =
+          w->stop_requested || w->spans.size() >= w->capacity ? 0 : w->capacity - w->spans.size();
+      for (; taken < spans.size() && taken < room; ++taken) w->spans.push_back(spans[taken]);
+      w->c.spans_published += spans.size();
+      w->c.spans_dropped += spans.size() - taken;
+      w->c.spans_pending += taken;
+    }
+    if (taken > 0) w->wake.notify_one();
+  }
+}
+
+void FanOut::reopen_all() {
+  for (auto& w : workers_) {
+    {
+      // Set under the lock so a worker about to wait cannot miss the wake-up.
+      std::lock_guard lock(w->mu);
+      w->reopen.store(true);
+    }
+    w->wake.notify_one();
+  }
+}
+
+bool FanOut::drain(std::chrono::steady_clock::time_point deadline) {
+  bool all = true;
+  std::vector<std::pair<Worker*, std::uint64_t>> flushing;
+  for (auto& w : workers_) {
+    std::unique_lock lock(w->mu);
+    if (!w->thread.joinable() || w->stop_requested) {
+      // No worker to hand the queue to: nothing queued can drain.
+      if (!w->quiet()) all = false;
+      continue;
+    }
+    if (!w->idle.wait_until(lock, deadline, [&] { return w->quiet(); })) {
+      all = false;
+      continue;
+    }
+    const std::uint64_t generation = ++w->flush_requested;
+    flushing.emplace_back(w.get(), generation);
+    lock.unlock();
+    w->wake.notify_one();
+  }
+  // Flushes run concurrently on the workers; wait for each, bounded by the same deadline.
+  for (auto [w, generation] : flushing) {
+    std::unique_lock lock(w->mu);
+    w->idle.wait_until(lock, deadline, [&, g = generation] {
+      return w->flush_done >= g || w->stop_requested;
+    });
+  }
+  return all;
+}
+
+void FanOut::stop() {
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->mu);
+      w->stop_requested = true;
+      w->stopping.store(true);
+    }
+    w->wake.notify_one();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    std::lock_guard lock(w->mu);
+    w->drop_queued();  // never started: the queue is still there
+  }
+}
+
+std::vector<ExporterCounters> FanOut::counters() const {
+  std::vector<ExporterCounters> out;
+  out.reserve(workers_.size());
+  for (const auto& w : workers_) {
+    std::lock_guard lock(w->mu);
+    out.push_back(w->c);
+  }
+  return out;
+}
+
+std::size_t FanOut::size() const { return workers_.size(); }
+
+}  // namespace tracecol::exporters

@@ -1,0 +1,79 @@
+#pragma once
+// NDJSON file output: one trace (or one span) per line, appended with O_APPEND, whole
+// lines only, size rotation and reopen on SIGHUP.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "daemon/export/exporter.hpp"
+
+namespace tracecol::exporters {
+
+enum class FileMode { traces, spans };
+
+struct NdjsonFileOptions {
+  using FileMode = exporters::FileMode;
+  std::string path;
+  FileMode mode = FileMode::traces;         // a line per trace, or a line per span
+  std::uint64_t max_bytes = 0;              // rotate before exceeding this; 0: never
+  int max_backups = 5;                      // path.1 .. path.N kept; the oldest is dropped
+  int write_attempts = 3;                   // per record, before the record counts as failed
+  std::chrono::milliseconds retry_backoff{100};  // doubled after each failed attempt
+  mode_t file_mode = 0640;                  // for a file this exporter creates
+};
+
+/** Snapshot of the exporter's own counters. */
+struct NdjsonFileStats {
+  std::uint64_t bytes_written = 0;
+  std::uint64_t rotations = 0;
+  std::uint64_t write_errors = 0;  // failed or short writes, failed opens and renames
+  std::uint64_t reopens = 0;
+};
+
+/**
+ * Appends protocol::append_trace_json lines (traces mode) or append_span_json lines with
+ * tree depth (spans mode; every span of the trace, in tree order). A record (one trace's
+ * text) is one write(): when a write is short or fails (ENOSPC, EIO, EDQUOT, EFBIG) the
+ * file is truncated back so no partial line remains, retried with backoff, and finally
+ * reported failed; the next record tries again, so writing resumes once space returns.
+ * Several exporters or processes may append to one file: lines never interleave (one
+ * O_APPEND write each), but rotation and truncation assume one writer.
+ * Driven by one fan-out worker; only stats() may be called from other threads.
+ */
+class NdjsonFileExporter final : public Exporter {
+ public:
+  /** Opens (creates) the file now; if that fails, each record tries again. */
+  explicit NdjsonFileExporter(NdjsonFileOptions options);
+  ~NdjsonFileExporter() override;
+  NdjsonFileExporter(const NdjsonFileExporter&) = delete;
+  NdjsonFileExporter& operator=(const NdjsonFileExporter&) = delete;
+
+  std::string_view name() const override { return "ndjson"; }
+  ExportStatus export_trace(const protocol::Trace& trace) override;
+  void flush() override;   // fsync
+  void reopen() override;  // close and reopen the path (after an outside rotation)
+
+  NdjsonFileStats stats() const;
+  bool is_open() const { return fd_ >= 0; }
+
+ private:
+  bool open_file();
+  void close_file();
+  void rotate();
+  bool write_record();
+
+  NdjsonFileOptions options_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;  // file size as this exporter knows it (for rotation)
+  std::string record_;      // reused across records
+  std::atomic<std::uint64_t> bytes_written_{0};
+  std::atomic<std::uint64_t> rotations_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<std::uint64_t> reopens_{0};
+};
+
+}  // namespace tracecol::exporters

@@ -1,0 +1,217 @@
+#include "daemon/ingest/connection.hpp"
+
+#include <cinttypes>
+
+#include "daemon/log.hpp"
+#include "protocol/encoder.hpp"
+
+namespace tracecol::ingest {
+namespace {
+
+using daemon::LogLevel;
+
+// One limiter for the whole daemon: a flood of bad lines costs a few log lines a second.
+daemon::RateLimiter g_reject_log(5);
+
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace
+
+Connection::Connection(local_stream::socket socket, std::uint64_t id, ConnectionContext& context)
+    : socket_(std::move(socket)),
+      strand_(net::make_strand(socket_.get_executor())),
+      capacity_timer_(strand_),
+      id_(id),
+      ctx_(context),
+      framer_(context.max_line_bytes),
+      decoder_(context.decode) {
+  ctx_.counters.connections_active.fetch_add(1, std::memory_order_relaxed);
+}
+
+Connection::~Connection() {
+  ctx_.counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::start() {
+  ctx_.readers_active.fetch_add(1);
+  net::co_spawn(strand_, [self = shared_from_this()] { return self->read_loop(); }, net::detached);
+}
+
+void Connection::stop_reading() {
+  net::post(strand_, [self = shared_from_this()] {
+    self->stopping_ = true;
+    boost::system::error_code ignored;
+    // Wakes a reader parked in async_read_some; it then drains what is already queued.
+    self->socket_.cancel(ignored);
+    self->capacity_timer_.cancel();
+  });
+}
+
+net::awaitable<void> Connection::read_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    while (in_flight_ >= ctx_.max_batches_in_flight && !stopping_) {
+      // Backpressure: the assembler is behind; stop reading until it catches up.
+      capacity_timer_.expires_at(net::steady_timer::time_point::max());
+      co_await capacity_timer_.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    if (stopping_) {
+      drain_without_blocking();
+      break;
+    }
+    auto space = framer_.prepare();
+    auto [ec, n] = co_await socket_.async_read_some(net::buffer(space.data(), space.size()),
+                                                     net::as_tuple(net::use_awaitable));
+    if (n > 0) on_bytes(n);
+    if (ec == net::error::operation_aborted && stopping_) {
+      drain_without_blocking();
+      break;
+    }
+    if (ec) break;  // EOF, reset: normal ends of a connection
+  }
+  if (std::size_t partial = framer_.finish(); partial > 0) {
+    ctx_.counters.partial_lines_dropped.fetch_add(1, std::memory_order_relaxed);
+    daemon::log(LogLevel::debug, "conn %" PRIu64 ": dropped a partial line of %zu bytes at EOF", id_, partial);
+  }
+  submit_batch();
+  ctx_.readers_active.fetch_sub(1);
+  // The connection stays alive (and the socket open for flushed replies) until every
+  // handed-off batch is applied and the outbox is written: the callbacks hold `self`.
+}
+
+void Connection::drain_without_blocking() {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  // Bounded: at most 64 reads (4 MiB) at shutdown, so a firehose agent cannot stall exit.
+  for (int i = 0; i < 64 && !ec; ++i) {
+    auto space = framer_.prepare();
+    std::size_t n = socket_.read_some(net::buffer(space.data(), space.size()), ec);
+    if (n > 0) on_bytes(n);
+    if (n == 0) break;
+  }
+}
+
+void Connection::on_bytes(std::size_t n) {
+  ctx_.counters.bytes_received.fetch_add(n, std::memory_order_relaxed);
+  decoder_.set_monotonic_offset_ns(ctx_.monotonic_offset_ns.load(std::memory_order_relaxed));
+  const std::uint64_t lines_before = line_number_;
+  const std::uint64_t blank_before = framer_.blank_lines();
+  framer_.commit(
+      n, [this](std::string_view line) { handle_line(line); },
+      [this](std::size_t length) {
+        ++line_number_;
+        reject(protocol::RejectReason::line_too_long, length, ctx_.max_line_bytes, {});
+      });
+  ctx_.counters.lines_received.fetch_add(line_number_ - lines_before, std::memory_order_relaxed);
+  ctx_.counters.lines_blank.fetch_add(framer_.blank_lines() - blank_before, std::memory_order_relaxed);
+  submit_batch();
+}
+
+void Connection::handle_line(std::string_view line) {
+  ++line_number_;
+  protocol::Event& event = batch_.events.emplace_back();
+  const protocol::DecodeResult result = decoder_.decode(line, event);
+  if (!result.ok) {
+    batch_.events.pop_back();
+    reject(result.reason, line.size(), result.offset, line);
+    return;
+  }
+  if (event.is_data()) {
+    ++decoded_;
+    return;
+  }
+  if (event.type == protocol::EventType::flush) {
+    batch_.flushes.push_back({batch_.events.size() - 1, event.flush_id, decoded_, rejected_, last_error_});
+  }
+  batch_.events.pop_back();
+  ctx_.counters.control_lines.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Connection::reject(protocol::RejectReason reason, std::size_t length, std::size_t offset,
+                        std::string_view line) {
+  ++rejected_;
+  last_error_ = reason;
+  ctx_.counters.reject(reason);
+  std::uint64_t suppressed = 0;
+  if (daemon::log_enabled(LogLevel::warn) && g_reject_log.allow(&suppressed)) {
+    // Never the raw bytes: they may hold secrets or terminal escapes. A hash identifies them.
+    daemon::log(LogLevel::warn,
+                "conn %" PRIu64 " line %" PRIu64 ": rejected (%.*s) at byte %zu of %zu, hash %016" PRIx64
+                "%s%" PRIu64 "%s",
+                id_, line_number_, static_cast<int>(protocol::to_string(reason).size()),
+                protocol::to_string(reason).data(), offset, length, fnv1a(line),
+                suppressed ? " (" : "", suppressed, suppressed ? " similar lines not logged)" : "");
+  }
+}
+
+void Connection::submit_batch() {
+  if (batch_.events.empty() && batch_.flushes.empty()) return;
+  const std::size_t data_events = batch_.events.size();
+  std::vector<FlushRequest> flushes = batch_.flushes;
+  IngestBatch batch = std::move(batch_);
+  batch_ = IngestBatch{};
+  batch_.events.reserve(data_events);
+  ++in_flight_;
+  ctx_.sink.submit(std::move(batch), [self = shared_from_this(), flushes = std::move(flushes), data_events](
+                                         std::vector<AppliedRejection>&& rejected) mutable {
+    net::post(self->strand_, [self, flushes = std::move(flushes), data_events,
+                              rejected = std::move(rejected)] { self->on_applied(flushes, data_events, rejected); });
+  });
+}
+
+void Connection::on_applied(const std::vector<FlushRequest>& flushes, std::size_t data_events,
+                            const std::vector<AppliedRejection>& rejected) {
+  --in_flight_;
+  capacity_timer_.cancel();
+  ctx_.counters.events_accepted.fetch_add(data_events - rejected.size(), std::memory_order_relaxed);
+  for (const auto& r : rejected) ctx_.counters.reject(r.reason);
+  for (const FlushRequest& flush : flushes) {
+    std::uint64_t later_rejected = applied_rejected_;
+    std::optional<protocol::RejectReason> last_error = flush.last_error;
+    for (const auto& r : rejected) {
+      if (r.index < flush.index) {
+        ++later_rejected;
+        last_error = r.reason;
+      }
+    }
+    std::string reply = "{\"type\":\"flushed\",\"id\":" + std::to_string(flush.id) +
+                        ",\"accepted\":" + std::to_string(flush.accepted - later_rejected) +
+                        ",\"rejected\":" + std::to_string(flush.rejected + later_rejected) + ",\"last_error\":";
+    if (last_error) protocol::append_json_string(reply, protocol::to_string(*last_error));
+    else reply += "null";
+    reply += "}\n";
+    send(std::move(reply));
+    ctx_.counters.flushes_answered.fetch_add(1, std::memory_order_relaxed);
+  }
+  applied_rejected_ += rejected.size();
+  if (!rejected.empty()) last_error_ = rejected.back().reason;
+}
+
+void Connection::send(std::string line) {
+  outbox_.push_back(std::move(line));
+  if (!writing_) write_next();
+}
+
+void Connection::write_next() {
+  if (outbox_.empty()) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  net::async_write(socket_, net::buffer(outbox_.front()),
+                   net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                     self->outbox_.pop_front();
+                     if (ec) {
+                       self->outbox_.clear();  // the agent went away; nobody is left to read replies
+                       self->writing_ = false;
+                       return;
+                     }
+                     self->write_next();
+                   }));
+}
+
+}  // namespace tracecol::ingest

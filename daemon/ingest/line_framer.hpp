@@ -1,0 +1,87 @@
+#pragma once
+// Splits a byte stream into lines. The socket reads straight into the framer's buffer
+// (prepare/commit), so bytes are copied at most once: when a partial line is moved to
+// the front after a read. The buffer never grows past max_line_bytes + read_size.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tracecol::ingest {
+
+class LineFramer {
+ public:
+  /** max_line_bytes: longest accepted line (without '\n'); read_size: bytes per read. */
+  LineFramer(std::size_t max_line_bytes, std::size_t read_size = 64 * 1024);
+
+  /** Writable space for the next read (read_size bytes). */
+  std::span<char> prepare();
+
+  /**
+   * Takes n bytes written into prepare()'s space and emits every complete line:
+   * on_line(std::string_view) for each non-blank line (a trailing '\r' is stripped),
+   * on_too_long(std::size_t bytes_seen) once per line over the limit (its bytes are
+   * skipped up to the next '\n'). Blank lines are counted in blank_lines().
+   */
+  template <typename OnLine, typename OnTooLong>
+  void commit(std::size_t n, OnLine&& on_line, OnTooLong&& on_too_long);
+
+  /** At EOF: bytes of an unterminated last line (dropped); 0 when the stream ended cleanly. */
+  std::size_t finish() const { return skipping_ ? skipped_ : end_ - begin_; }
+
+  std::uint64_t blank_lines() const { return blank_; }
+
+ private:
+  void compact();
+
+  std::size_t max_line_;
+  std::size_t read_size_;
+  std::vector<char> buf_;
+  std::size_t begin_ = 0;  // first byte of the current (incomplete) line
+  std::size_t end_ = 0;    // end of valid data
+  bool skipping_ = false;  // inside an over-long line: drop bytes until '\n'
+  std::size_t skipped_ = 0;
+  std::uint64_t blank_ = 0;
+};
+
+template <typename OnLine, typename OnTooLong>
+void LineFramer::commit(std::size_t n, OnLine&& on_line, OnTooLong&& on_too_long) {
+  std::size_t scan = end_;
+  end_ += n;
+  while (scan < end_) {
+    const void* hit = std::memchr(buf_.data() + scan, '\n', end_ - scan);
+    if (hit == nullptr) break;
+    const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(hit) - buf_.data());
+    if (skipping_) {
+      skipping_ = false;
+      skipped_ = 0;
+    } else {
+      std::size_t len = nl - begin_;
+      if (len > 0 && buf_[nl - 1] == '\r') --len;
+      if (len > max_line_) {
+        on_too_long(len);
+      } else if (len == 0) {
+        ++blank_;
+      } else {
+        on_line(std::string_view(buf_.data() + begin_, len));
+      }
+    }
+    begin_ = nl + 1;
+    scan = begin_;
+  }
+  if (skipping_) {
+    skipped_ += end_ - begin_;
+    begin_ = end_;
+  } else if (end_ - begin_ > max_line_ + 1) {  // +1: a '\r' may still precede the '\n'
+    on_too_long(end_ - begin_);
+    skipping_ = true;
+    skipped_ = end_ - begin_;
+    begin_ = end_;
+  }
+  compact();
+}
+
+}  // namespace tracecol::ingest

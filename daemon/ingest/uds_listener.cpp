@@ -1,0 +1,136 @@
+#include "daemon/ingest/uds_listener.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/log.hpp"
+
+namespace tracecol::ingest {
+
+using daemon::LogLevel;
+
+PathState probe_socket_path(const std::string& path) {
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) return PathState::absent;
+  if (!S_ISSOCK(st.st_mode)) return PathState::not_a_socket;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return PathState::live_socket;  // cannot tell: never delete what might be live
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) return PathState::live_socket;
+  // Only "nobody listens" makes a socket stale; EAGAIN (full backlog) means a busy daemon.
+  return err == ECONNREFUSED ? PathState::stale_socket : PathState::live_socket;
+}
+
+UdsListener::UdsListener(net::io_context& io, ListenerOptions options, ConnectionContext& context)
+    : io_(io), options_(std::move(options)), ctx_(context), acceptor_(io), backoff_(io) {}
+
+UdsListener::~UdsListener() { close(); }
+
+std::optional<std::string> UdsListener::open() {
+  const std::string& path = options_.path;
+  switch (probe_socket_path(path)) {
+    case PathState::live_socket:
+      return "another process (a running tracecol?) is listening on " + path + "; stop it or choose another --socket";
+    case PathState::not_a_socket:
+      return path + " exists and is not a socket; refusing to replace it (remove it or choose another --socket)";
+    case PathState::stale_socket:
+      daemon::log(LogLevel::info, "removing stale socket %s (nothing listens on it)", path.c_str());
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return "cannot remove stale socket " + path + ": " + std::strerror(errno);
+      break;
+    case PathState::absent:
+      break;
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(parent, ec)) {
+      if (::mkdir(parent.c_str(), 0750) != 0 && errno != EEXIST)
+        return "cannot create socket directory " + parent.string() + ": " + std::strerror(errno);
+    }
+  }
+  boost::system::error_code ec;
+  acceptor_.open(local_stream(), ec);
+  if (ec) return "cannot create socket: " + ec.message();
+  // The umask makes bind() create the file with the final mode: no window where it is wider.
+  const mode_t old_umask = ::umask(static_cast<mode_t>(~options_.mode & 0777));
+  acceptor_.bind(local_stream::endpoint(path), ec);
+  ::umask(old_umask);
+  if (ec) return "cannot bind " + path + ": " + ec.message();
+  ::chmod(path.c_str(), options_.mode);
+  acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return "cannot listen on " + path + ": " + ec.message();
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) {
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+  }
+  return std::nullopt;
+}
+
+void UdsListener::start() { net::co_spawn(io_, accept_loop(), net::detached); }
+
+net::awaitable<void> UdsListener::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
+    if (!acceptor_.is_open() || ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      ctx_.counters.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      daemon::log(LogLevel::warn, "accept on %s failed: %s; retrying in 100ms", options_.path.c_str(),
+                  ec.message().c_str());
+      // EMFILE/ENFILE leave the connection in the backlog: pause instead of spinning on it.
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    if (ctx_.counters.connections_active.load(std::memory_order_relaxed) >= options_.max_connections) {
+      ctx_.counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ctx_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t id = next_id_++;
+    auto connection = std::make_shared<Connection>(std::move(socket), id, ctx_);
+    {
+      std::lock_guard lock(mutex_);
+      // Sweep entries of closed connections now and then so the map stays small.
+      if (connections_.size() > 2 * options_.max_connections) {
+        std::erase_if(connections_, [](const auto& kv) { return kv.second.expired(); });
+      }
+      connections_.emplace(id, connection);
+    }
+    connection->start();
+  }
+}
+
+void UdsListener::stop_connections() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, weak] : connections_) {
+    if (auto c = weak.lock()) c->stop_reading();
+  }
+}
+
+void UdsListener::close() {
+  if (!acceptor_.is_open()) return;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  // Remove the file only if it is still ours: another daemon may have taken the path over.
+  struct stat st{};
+  if (::stat(options_.path.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) {
+    ::unlink(options_.path.c_str());
+  }
+}
+
+}  // namespace tracecol::ingest

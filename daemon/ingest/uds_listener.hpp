@@ -1,0 +1,58 @@
+#pragma once
+// The agents' Unix socket: safe takeover of a stale socket file, the file mode applied
+// without a window, an accept loop with a connection cap and EMFILE handling.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "daemon/ingest/connection.hpp"
+#include "daemon/net.hpp"
+
+namespace tracecol::ingest {
+
+struct ListenerOptions {
+  std::string path;
+  unsigned mode = 0660;
+  std::size_t max_connections = 1024;
+};
+
+class UdsListener {
+ public:
+  UdsListener(net::io_context& io, ListenerOptions options, ConnectionContext& context);
+  ~UdsListener();
+
+  /**
+   * Startup, single-threaded: checks the path (a live daemon or a non-socket file there is
+   * an error; a stale socket is removed), binds and listens. Returns an error message.
+   */
+  std::optional<std::string> open();
+  void start();
+  /** Stops accepting and removes the socket file if it is still the one we created. */
+  void close();
+  /** Asks every live connection to finish reading what was sent and stop. */
+  void stop_connections();
+
+ private:
+  net::awaitable<void> accept_loop();
+
+  net::io_context& io_;
+  ListenerOptions options_;
+  ConnectionContext& ctx_;
+  local_stream::acceptor acceptor_;
+  net::steady_timer backoff_;
+  std::uint64_t next_id_ = 1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+};
+
+/** What is at a socket path: nothing, a live listener, a stale socket or another file. */
+enum class PathState { absent, live_socket, stale_socket, not_a_socket };
+PathState probe_socket_path(const std::string& path);
+
+}  // namespace tracecol::ingest

@@ -1,0 +1,21 @@
+// tracecol: the trace collector daemon for AI-agent processes.
+#include <cstdio>
+
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+
+int main(int argc, char** argv) {
+  tracecol::daemon::Config config;
+  CLI::App app{"tracecol: collects AI-agent spans over a Unix socket into trace trees"};
+  tracecol::daemon::add_options(app, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // --help/--version exit 0; bad flags exit non-zero with a message
+  }
+  if (auto error = tracecol::daemon::finalize(config)) {
+    std::fprintf(stderr, "tracecol: %s\n", error->c_str());
+    return 2;
+  }
+  return tracecol::daemon::run(config);
+}

@@ -1,0 +1,222 @@
+#include "daemon/store/trace_store.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <list>
+#include <unordered_map>
+
+namespace tracecol::store {
+
+using protocol::Trace;
+using protocol::TraceId;
+
+struct TraceStore::Impl {
+  struct Entry {
+    std::shared_ptr<Trace> trace;
+    bool exported = false;
+    std::size_t bytes = 0;
+    std::size_t spans = 0;
+    std::string indexed_run;               // the run_id this entry is listed under
+    std::list<TraceId>::iterator position; // in `order`
+  };
+  std::unordered_map<TraceId, Entry, protocol::TraceIdHash> entries;
+  std::list<TraceId> order;  // oldest first: eviction pops the front in O(1)
+  std::unordered_map<std::string, std::deque<TraceId>> by_run;  // insertion order per run
+  EvictUnexported evict;
+  StoreCounters counters;
+
+  void unindex_run(const Entry& e, const TraceId& id) {
+    if (e.indexed_run.empty()) return;
+    auto it = by_run.find(e.indexed_run);
+    if (it == by_run.end()) return;
+    auto& ids = it->second;
+    // Evictions take the oldest, which sits at the front of its run's list.
+    if (!ids.empty() && ids.front() == id) ids.pop_front();
+    else ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty()) by_run.erase(it);
+  }
+
+  void evict_oldest(std::uint64_t& reason_counter) {
+    const TraceId id = order.front();
+    auto it = entries.find(id);
+    Entry& e = it->second;
+    ++reason_counter;
+    counters.bytes -= e.bytes;
+    counters.spans -= e.spans;
+    unindex_run(e, id);
+    order.pop_front();
+    std::shared_ptr<Trace> trace = std::move(e.trace);
+    const bool exported = e.exported;
+    entries.erase(it);
+    --counters.traces;
+    if (!exported) {
+      ++counters.evicted_open;
+      if (evict) evict(std::move(trace));
+    }
+  }
+
+  TracePtr snapshot(const Entry& e) const {
+    if (e.exported) return e.trace;  // frozen: share it
+    return std::make_shared<const Trace>(*e.trace);
+  }
+};
+
+TraceStore::TraceStore(StoreLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {}
+TraceStore::~TraceStore() = default;
+
+void TraceStore::set_evict_callback(EvictUnexported callback) {
+  std::unique_lock lock(mutex_);
+  impl_->evict = std::move(callback);
+}
+
+TraceStore::Transaction TraceStore::begin() { return Transaction(*this); }
+
+TraceStore::Transaction::Transaction(TraceStore& store) : store_(&store), lock_(store.mutex_) {}
+TraceStore::Transaction::Transaction(Transaction&&) noexcept = default;
+
+TraceStore::Transaction::~Transaction() {
+  if (store_ == nullptr || !lock_.owns_lock()) return;
+  Impl& impl = *store_->impl_;
+  // Over the byte bound: evict oldest first, but keep the newest trace whatever its size.
+  while (impl.counters.bytes > store_->limits_.max_bytes && impl.entries.size() > 1) {
+    impl.evict_oldest(impl.counters.evicted_max_bytes);
+  }
+}
+
+Trace* TraceStore::Transaction::find_open(const TraceId& id) {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  return it == entries.end() || it->second.exported ? nullptr : it->second.trace.get();
+}
+
+bool TraceStore::Transaction::contains(const TraceId& id) const { return store_->impl_->entries.contains(id); }
+
+bool TraceStore::Transaction::is_exported(const TraceId& id) const {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  return it != entries.end() && it->second.exported;
+}
+
+Trace& TraceStore::Transaction::insert(const TraceId& id) {
+  Impl& impl = *store_->impl_;
+  // Count bound: evict only entries older than the one inserted, so it is never the victim.
+  while (impl.entries.size() >= store_->limits_.max_traces && !impl.order.empty()) {
+    impl.evict_oldest(impl.counters.evicted_max_traces);
+  }
+  impl.order.push_back(id);
+  Impl::Entry& e = impl.entries[id];
+  e.trace = std::make_shared<Trace>();
+  e.trace->trace_id = id;
+  e.position = std::prev(impl.order.end());
+  ++impl.counters.traces;
+  ++impl.counters.inserted;
+  return *e.trace;
+}
+
+void TraceStore::Transaction::add_bytes(const TraceId& id, std::ptrdiff_t delta, std::ptrdiff_t spans_delta) {
+  Impl& impl = *store_->impl_;
+  auto it = impl.entries.find(id);
+  if (it == impl.entries.end()) return;
+  it->second.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(it->second.bytes) + delta);
+  it->second.spans = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(it->second.spans) + spans_delta);
+  impl.counters.bytes = static_cast<std::uint64_t>(static_cast<std::ptrdiff_t>(impl.counters.bytes) + delta);
+  impl.counters.spans = static_cast<std::uint64_t>(static_cast<std::ptrdiff_t>(impl.counters.spans) + spans_delta);
+}
+
+TracePtr TraceStore::Transaction::mark_exported(const TraceId& id) {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  if (it == entries.end()) return nullptr;
+  it->second.exported = true;
+  // Frozen from here on: give back the vector's growth slack.
+  it->second.trace->spans.shrink_to_fit();
+  return it->second.trace;
+}
+
+Trace* TraceStore::Transaction::thaw(const TraceId& id) {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  if (it == entries.end()) return nullptr;
+  auto& trace = it->second.trace;
+  // Someone (an exporter, a reader) holds the frozen snapshot: mutate a private copy.
+  if (trace.use_count() > 1) trace = std::make_shared<Trace>(*trace);
+  return trace.get();
+}
+
+void TraceStore::Transaction::refreeze(const TraceId& id) {
+  auto& entries = store_->impl_->entries;
+  if (auto it = entries.find(id); it != entries.end()) it->second.exported = true;
+}
+
+void TraceStore::Transaction::set_run_id(const TraceId& id, std::string_view run_id) {
+  Impl& impl = *store_->impl_;
+  auto it = impl.entries.find(id);
+  if (it == impl.entries.end() || run_id.empty() || it->second.indexed_run == run_id) return;
+  impl.unindex_run(it->second, id);
+  it->second.indexed_run.assign(run_id);
+  it->second.trace->run_id.assign(run_id);
+  impl.by_run[it->second.indexed_run].push_back(id);
+}
+
+TracePtr TraceStore::get(const TraceId& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = impl_->entries.find(id);
+  return it == impl_->entries.end() ? nullptr : impl_->snapshot(it->second);
+}
+
+std::vector<TracePtr> TraceStore::list(std::string_view run_id) const {
+  std::shared_lock lock(mutex_);
+  std::vector<TracePtr> out;
+  auto it = impl_->by_run.find(std::string(run_id));
+  if (it == impl_->by_run.end()) return out;
+  for (const TraceId& id : it->second) out.push_back(impl_->snapshot(impl_->entries.at(id)));
+  return out;
+}
+
+std::vector<TracePtr> TraceStore::last(std::size_t n) const {
+  std::shared_lock lock(mutex_);
+  std::vector<TracePtr> out;
+  for (auto it = impl_->order.rbegin(); it != impl_->order.rend() && out.size() < n; ++it)
+    out.push_back(impl_->snapshot(impl_->entries.at(*it)));
+  return out;
+}
+
+namespace {
+
+bool matches(const Trace& t, const TraceFilter& f) {
+  if (!f.run_id.empty() && t.run_id != f.run_id) return false;
+  const std::int64_t start = t.started_at_ns();
+  if (f.since_ns != 0 && start < f.since_ns) return false;
+  if (f.until_ns != 0 && start > f.until_ns) return false;
+  if (f.has_error && (t.error_count() > 0) != *f.has_error) return false;
+  if (f.min_duration_ms) {
+    const std::int64_t end = t.ended_at_ns();
+    if (end == 0 || static_cast<double>(end - start) / 1e6 < *f.min_duration_ms) return false;
+  }
+  if (!f.name.empty() &&
+      std::none_of(t.spans.begin(), t.spans.end(), [&](const protocol::Span& s) { return s.name == f.name; }))
+    return false;
+  if (f.kind &&
+      std::none_of(t.spans.begin(), t.spans.end(), [&](const protocol::Span& s) { return s.kind == *f.kind; }))
+    return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<TracePtr> TraceStore::find(const TraceFilter& filter) const {
+  std::shared_lock lock(mutex_);
+  std::vector<TracePtr> out;
+  for (auto it = impl_->order.rbegin(); it != impl_->order.rend() && out.size() < filter.limit; ++it) {
+    const Impl::Entry& e = impl_->entries.at(*it);
+    if (matches(*e.trace, filter)) out.push_back(impl_->snapshot(e));
+  }
+  return out;
+}
+
+StoreCounters TraceStore::counters() const {
+  std::shared_lock lock(mutex_);
+  return impl_->counters;
+}
+
+}  // namespace tracecol::store

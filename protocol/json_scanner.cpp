@@ -1,0 +1,371 @@
+#include "protocol/json_scanner.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tracecol::protocol {
+namespace {
+
+constexpr std::uint64_t ones = 0x0101010101010101ULL;
+constexpr std::uint64_t highs = 0x8080808080808080ULL;
+
+constexpr std::uint64_t has_zero_byte(std::uint64_t v) { return (v - ones) & ~v & highs; }
+
+/** True when any of the 8 bytes needs a closer look: non-ASCII, control, '"' or '\\'. */
+bool needs_attention(std::uint64_t w) {
+  return ((w & highs) | has_zero_byte(w & ~(0x1fULL * ones)) /* < 0x20 */ |
+          has_zero_byte(w ^ (0x22ULL * ones)) | has_zero_byte(w ^ (0x5cULL * ones))) != 0;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool read_hex4(const char* p, unsigned& out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int d = hex_digit(p[i]);
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<unsigned>(d);
+  }
+  out = v;
+  return true;
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+bool equals_lowercase(std::string_view text, const std::string& lower) {
+  if (text.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void JsonScanner::reset(const char* begin, const char* end, std::size_t max_depth) {
+  begin_ = begin;
+  end_ = end;
+  max_depth_ = max_depth;
+  stack_.clear();
+  keys_.clear();
+  key_frames_.clear();
+  unescaped_used_ = 0;
+  redactions_.clear();
+  failed_ = false;
+  fail_at_ = begin;
+}
+
+bool JsonScanner::fail(RejectReason reason, const char* at) {
+  if (!failed_) {
+    failed_ = true;
+    reason_ = reason;
+    fail_at_ = std::min(std::max(at, begin_), end_);
+  }
+  return false;
+}
+
+bool JsonScanner::scan_literal(const char*& p, std::string_view word) {
+  if (static_cast<std::size_t>(end_ - p) < word.size() || std::memcmp(p, word.data(), word.size()) != 0)
+    return fail(RejectReason::invalid_json, p);
+  p += word.size();
+  return true;
+}
+
+bool JsonScanner::scan_utf8(const char*& p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  const std::size_t left = static_cast<std::size_t>(end_ - p);
+  auto cont = [&](std::size_t i) { return i < left && (u[i] & 0xc0) == 0x80; };
+  std::size_t len;
+  if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+    len = 2;
+  } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+    // E0 needs A0.. (no overlongs); ED stops at 9F (no UTF-16 surrogates).
+    if (left < 2 || (u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)) return fail(RejectReason::invalid_utf8, p);
+    len = 3;
+  } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+    // F0 needs 90.. (no overlongs); F4 stops at 8F (nothing past U+10FFFF).
+    if (left < 2 || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f)) return fail(RejectReason::invalid_utf8, p);
+    len = 4;
+  } else {
+    return fail(RejectReason::invalid_utf8, p);
+  }
+  for (std::size_t i = 1; i < len; ++i)
+    if (!cont(i)) return fail(RejectReason::invalid_utf8, p);
+  p += len;
+  return true;
+}
+
+bool JsonScanner::scan_escape(const char*& p) {
+  // p at '\\'
+  if (end_ - p < 2) return fail(RejectReason::invalid_json, p);
+  switch (p[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+      p += 2;
+      return true;
+    case 'u': break;
+    default: return fail(RejectReason::invalid_json, p);
+  }
+  unsigned cp;
+  if (end_ - p < 6 || !read_hex4(p + 2, cp)) return fail(RejectReason::invalid_json, p);
+  if (cp >= 0xdc00 && cp <= 0xdfff) return fail(RejectReason::invalid_utf8, p);  // lone low surrogate
+  if (cp >= 0xd800 && cp <= 0xdbff) {
+    unsigned low;
+    if (end_ - p < 12 || p[6] != '\\' || p[7] != 'u' || !read_hex4(p + 8, low) || low < 0xdc00 || low > 0xdfff)
+      return fail(RejectReason::invalid_utf8, p);  // high surrogate without its low half
+    p += 12;
+    return true;
+  }
+  p += 6;
+  return true;
+}
+
+bool JsonScanner::scan_string(const char*& p, std::string_view& raw, bool& escaped) {
+  const char* start = ++p;
+  escaped = false;
+  for (;;) {
+    while (end_ - p >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (needs_attention(w)) break;
+      p += 8;
+    }
+    if (p >= end_) return fail(RejectReason::invalid_json, p);
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c == '"') {
+      raw = std::string_view(start, static_cast<std::size_t>(p - start));
+      ++p;
+      return true;
+    }
+    if (c == '\\') {
+      escaped = true;
+      if (!scan_escape(p)) return false;
+    } else if (c < 0x20) {
+      return fail(RejectReason::invalid_json, p);  // raw control characters are not JSON
+    } else if (c < 0x80) {
+      ++p;
+    } else if (!scan_utf8(p)) {
+      return false;
+    }
+  }
+}
+
+void JsonScanner::unescape(std::string_view raw, std::string& out) {
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      out += raw[i];
+      continue;
+    }
+    const char e = raw[++i];
+    switch (e) {
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        unsigned cp = 0;
+        read_hex4(raw.data() + i + 1, cp);
+        i += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff) {  // validated: a low surrogate follows
+          unsigned low = 0;
+          read_hex4(raw.data() + i + 3, low);
+          i += 6;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default: out += e;  // '"', '\\', '/'
+    }
+  }
+}
+
+std::string_view JsonScanner::text_of(std::string_view raw, bool escaped) {
+  if (!escaped) return raw;
+  if (unescaped_used_ == unescaped_.size()) unescaped_.emplace_back();
+  std::string& slot = unescaped_[unescaped_used_++];
+  slot.clear();
+  unescape(raw, slot);
+  return slot;
+}
+
+bool JsonScanner::scan_number(const char*& p, std::string_view& token) {
+  const char* start = p;
+  auto digit = [&] { return p < end_ && *p >= '0' && *p <= '9'; };
+  if (p < end_ && *p == '-') ++p;
+  if (!digit()) return fail(RejectReason::invalid_json, p);
+  if (*p == '0') {
+    ++p;
+  } else {
+    while (digit()) ++p;
+  }
+  if (p < end_ && *p == '.') {
+    ++p;
+    if (!digit()) return fail(RejectReason::invalid_json, p);
+    while (digit()) ++p;
+  }
+  if (p < end_ && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < end_ && (*p == '+' || *p == '-')) ++p;
+    if (!digit()) return fail(RejectReason::invalid_json, p);
+    while (digit()) ++p;
+  }
+  token = std::string_view(start, static_cast<std::size_t>(p - start));
+  return true;
+}
+
+void JsonScanner::add_key(std::string_view key) { keys_.push_back({fnv1a(key), key}); }
+
+bool JsonScanner::end_keys() {
+  const std::size_t start = key_frames_.back();
+  key_frames_.pop_back();
+  const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(start);
+  const std::size_t count = keys_.size() - start;
+  bool duplicate = false;
+  if (count <= 8) {
+    for (auto a = first; a != keys_.end() && !duplicate; ++a)
+      for (auto b = a + 1; b != keys_.end(); ++b)
+        if (a->hash == b->hash && a->text == b->text) { duplicate = true; break; }
+  } else {
+    // Sorting keeps a hostile object with 100k keys at O(k log k), not O(k^2).
+    std::sort(first, keys_.end(), [](const Key& a, const Key& b) {
+      return a.hash != b.hash ? a.hash < b.hash : a.text < b.text;
+    });
+    for (auto a = first; a + 1 != keys_.end(); ++a)
+      if (a->hash == (a + 1)->hash && a->text == (a + 1)->text) { duplicate = true; break; }
+  }
+  keys_.resize(start);
+  return duplicate ? fail(RejectReason::duplicate_key, end_) : true;
+}
+
+bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys) {
+  const std::size_t base = stack_.size();
+  const char* redact_start = nullptr;   // value of a redacted key being scanned
+  std::size_t redact_level = 0;
+  bool redact_next = false;              // the key just read matched
+  enum class State { value, key, after };
+  State state = State::value;
+  for (;;) {
+    switch (state) {
+      case State::value: {
+        skip_ws(p);
+        if (p >= end_) return fail(RejectReason::invalid_json, p);
+        if (redact_next) {
+          redact_start = p;
+          redact_level = stack_.size();
+          redact_next = false;
+        }
+        const char c = *p;
+        if (c == '{' || c == '[') {
+          if (depth + (stack_.size() - base) + 1 > max_depth_) return fail(RejectReason::too_deep, p);
+          stack_.push_back(c);
+          ++p;
+          skip_ws(p);
+          if (c == '{') {
+            begin_keys();
+            if (p < end_ && *p == '}') {
+              ++p;
+              stack_.pop_back();
+              if (!end_keys()) return false;
+              state = State::after;
+            } else {
+              state = State::key;
+            }
+          } else if (p < end_ && *p == ']') {
+            ++p;
+            stack_.pop_back();
+            state = State::after;
+          }
+          break;
+        }
+        std::string_view token;
+        bool escaped;
+        if (c == '"') {
+          if (!scan_string(p, token, escaped)) return false;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+          if (!scan_number(p, token)) return false;
+        } else if (c == 't') {
+          if (!scan_literal(p, "true")) return false;
+        } else if (c == 'f') {
+          if (!scan_literal(p, "false")) return false;
+        } else if (c == 'n') {
+          if (!scan_literal(p, "null")) return false;
+        } else {
+          return fail(RejectReason::invalid_json, p);
+        }
+        state = State::after;
+        break;
+      }
+      case State::key: {
+        skip_ws(p);
+        if (p >= end_ || *p != '"') return fail(RejectReason::invalid_json, p);
+        std::string_view raw;
+        bool escaped;
+        if (!scan_string(p, raw, escaped)) return false;
+        const std::string_view key = text_of(raw, escaped);
+        add_key(key);
+        if (redact_keys != nullptr && redact_start == nullptr) {
+          for (const auto& k : *redact_keys)
+            if (equals_lowercase(key, k)) { redact_next = true; break; }
+        }
+        skip_ws(p);
+        if (p >= end_ || *p != ':') return fail(RejectReason::invalid_json, p);
+        ++p;
+        state = State::value;
+        break;
+      }
+      case State::after: {
+        if (redact_start != nullptr && stack_.size() == redact_level) {
+          redactions_.emplace_back(static_cast<std::size_t>(redact_start - begin_), static_cast<std::size_t>(p - begin_));
+          redact_start = nullptr;
+        }
+        if (stack_.size() == base) return true;
+        skip_ws(p);
+        if (p >= end_) return fail(RejectReason::invalid_json, p);
+        const char top = stack_.back();
+        if (*p == ',') {
+          ++p;
+          state = top == '{' ? State::key : State::value;
+        } else if ((top == '{' && *p == '}') || (top == '[' && *p == ']')) {
+          ++p;
+          stack_.pop_back();
+          if (top == '{' && !end_keys()) return false;
+        } else {
+          return fail(RejectReason::invalid_json, p);
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace tracecol::protocol
