@@ -2,7 +2,7 @@
 add_library(tracecol_warnings INTERFACE)
 target_compile_options(tracecol_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-  -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wcast-align -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
 
 # RapidJSON 1.1.0 ships no CMake target: wrap its include dirs in one.
 find_package(RapidJSON REQUIRED)
