@@ -26,6 +26,7 @@ struct Config {
   std::string max_store_bytes_text = "256MiB";
   std::size_t max_spans_per_trace = 10000;
   std::string max_line_bytes_text = "1MiB";
+  std::size_t max_depth = 64;
   std::size_t max_connections = 1024;
   std::string trace_linger_text = "1s";
   std::string trace_idle_timeout_text = "5m";

@@ -25,6 +25,7 @@ constexpr auto drain_budget = 15s;  // exporters drain inside Kubernetes' 30 s g
 
 protocol::DecodeOptions decode_options(const Config& c) {
   protocol::DecodeOptions o;
+  o.max_depth = c.max_depth;
   o.include_inputs = !c.no_inputs;
   o.include_outputs = !c.no_outputs;
   if (!c.no_default_redact) o.redact_keys = protocol::default_redact_keys();
@@ -52,7 +53,7 @@ net::awaitable<void> shut_down(net::io_context& io, ingest::UdsListener& listene
                                ingest::ConnectionContext& ctx, Pipeline& pipeline,
                                exporters::FanOut& fan_out, bool& drained) {
   log(LogLevel::info, "stopping: no new connections; reading what agents already sent");
-  listener.close();
+  listener.stop();
   listener.stop_connections();
   net::steady_timer timer(io);
   const auto deadline = std::chrono::steady_clock::now() + read_grace;
@@ -80,6 +81,10 @@ int run(const Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   net::io_context io(config.threads);
+  // Before the socket exists: a SIGTERM the moment agents can connect must drain, not kill.
+  // signal_set takes the signals now and queues them until the handlers below wait.
+  net::signal_set stop_signals(io, SIGTERM, SIGINT);
+  net::signal_set hup(io, SIGHUP);
   exporters::FanOut fan_out;
   add_exporters(config, fan_out);
 
@@ -124,14 +129,12 @@ int run(const Config& config) {
   refresh();
 
   bool drained = false;
-  net::signal_set stop_signals(io, SIGTERM, SIGINT);
   stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     log(LogLevel::info, "received %s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     offset_timer.cancel();
     net::co_spawn(pipeline.executor(), shut_down(io, listener, ctx, pipeline, fan_out, drained), net::detached);
   });
-  net::signal_set hup(io, SIGHUP);
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;

@@ -8,11 +8,25 @@
 namespace tracecol::protocol {
 namespace {
 
-void append_key(std::string& out, std::string_view key) {
-  out += '"';
-  out += key;
-  out += "\":";
-}
+/** Writes an object's members in order; the commas and key quoting live here only. */
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  /** Starts the member `key` and returns the buffer to append its value to. */
+  std::string& key(std::string_view key) {
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += key;
+    out_ += "\":";
+    return out_;
+  }
+  void raw(std::string_view key, std::string_view json) { this->key(key) += json; }
+  void close() { out_ += '}'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
 
 void append_u64(std::string& out, std::uint64_t v) {
   char buf[24];
@@ -20,10 +34,12 @@ void append_u64(std::string& out, std::uint64_t v) {
   out.append(buf, static_cast<std::size_t>(n));
 }
 
-/** Milliseconds from a nanosecond difference, at most 3 decimals, no exponent, no inf. */
-void append_duration_ms(std::string& out, std::int64_t ns) {
-  const bool negative = ns < 0;
-  const std::uint64_t us = static_cast<std::uint64_t>(negative ? -(ns / 1000) : ns / 1000);
+/** Milliseconds from end - start, at most 3 decimals, no exponent, no inf, no overflow. */
+void append_duration_ms(std::string& out, std::int64_t start, std::int64_t end) {
+  const bool negative = end < start;
+  // Unsigned difference: exact for any two int64 values, where the signed one could overflow.
+  const std::uint64_t us = (negative ? static_cast<std::uint64_t>(start) - static_cast<std::uint64_t>(end)
+                                     : static_cast<std::uint64_t>(end) - static_cast<std::uint64_t>(start)) / 1000;
   char buf[40];
   int n = std::snprintf(buf, sizeof buf, "%s%" PRIu64, negative ? "-" : "", us / 1000);
   if (const std::uint64_t frac = us % 1000; frac != 0) {
@@ -77,97 +93,55 @@ void append_epoch_seconds(std::string& out, std::int64_t ns) {
 }
 
 void append_span_json(std::string& out, const Span& span, int depth) {
-  out += '{';
-  append_key(out, "trace_id");
-  out += '"';
+  ObjectWriter w(out);
+  w.key("trace_id") += '"';
   span.trace_id.append_hex(out);
-  out += "\",";
-  append_key(out, "span_id");
   out += '"';
+  w.key("span_id") += '"';
   append_span_id_hex(out, span.span_id);
-  out += "\",";
-  append_key(out, "parent_id");
+  out += '"';
   if (span.parent_id == 0) {
-    out += "null";
+    w.raw("parent_id", "null");
   } else {
-    out += '"';
+    w.key("parent_id") += '"';
     append_span_id_hex(out, span.parent_id);
     out += '"';
   }
-  out += ',';
-  append_key(out, "run_id");
-  append_json_string(out, span.run_id);
-  out += ',';
-  append_key(out, "name");
-  append_json_string(out, span.name);
-  out += ',';
-  append_key(out, "kind");
-  out += '"';
-  out += to_string(span.kind);
-  out += "\",";
-  append_key(out, "started_at");
-  append_epoch_seconds(out, span.started_at_ns);
-  out += ',';
-  append_key(out, "ended_at");
-  append_time_or_null(out, span.ended_at_ns);
-  out += ',';
-  append_key(out, "duration_ms");
-  if (span.ended()) append_duration_ms(out, span.ended_at_ns - span.started_at_ns);
-  else out += "null";
-  if (depth >= 0) {
-    out += ',';
-    append_key(out, "depth");
-    append_u64(out, static_cast<std::uint64_t>(depth));
-  }
-  if (span.orphan) out += ",\"orphan\":true";
-  if (span.late) out += ",\"late\":true";
-  out += ',';
-  append_key(out, "inputs");
-  out += span.inputs.empty() ? std::string_view("{}") : std::string_view(span.inputs);
-  out += ',';
-  append_key(out, "outputs");
-  out += span.outputs.empty() ? std::string_view("null") : std::string_view(span.outputs);
-  out += ',';
-  append_key(out, "error");
-  if (span.has_error()) append_json_string(out, span.error);
-  else out += "null";
-  out += ',';
-  append_key(out, "metadata");
-  out += span.metadata.empty() ? std::string_view("{}") : std::string_view(span.metadata);
-  out += '}';
+  append_json_string(w.key("run_id"), span.run_id);
+  append_json_string(w.key("name"), span.name);
+  append_json_string(w.key("kind"), to_string(span.kind));
+  append_epoch_seconds(w.key("started_at"), span.started_at_ns);
+  append_time_or_null(w.key("ended_at"), span.ended_at_ns);
+  if (span.ended()) append_duration_ms(w.key("duration_ms"), span.started_at_ns, span.ended_at_ns);
+  else w.raw("duration_ms", "null");
+  if (depth >= 0) append_u64(w.key("depth"), static_cast<std::uint64_t>(depth));
+  if (span.orphan) w.raw("orphan", "true");
+  if (span.late) w.raw("late", "true");
+  w.raw("inputs", span.inputs.empty() ? std::string_view("{}") : std::string_view(span.inputs));
+  w.raw("outputs", span.outputs.empty() ? std::string_view("null") : std::string_view(span.outputs));
+  if (span.has_error()) append_json_string(w.key("error"), span.error);
+  else w.raw("error", "null");
+  w.raw("metadata", span.metadata.empty() ? std::string_view("{}") : std::string_view(span.metadata));
+  w.close();
 }
 
 void append_trace_json(std::string& out, const Trace& trace) {
-  out += '{';
-  append_key(out, "trace_id");
-  out += '"';
+  ObjectWriter w(out);
+  w.key("trace_id") += '"';
   trace.trace_id.append_hex(out);
-  out += "\",";
-  append_key(out, "run_id");
-  append_json_string(out, trace.run_id);
-  out += ',';
-  append_key(out, "complete");
-  out += trace.complete ? "true" : "false";
-  if (trace.follow_up) out += ",\"follow_up\":true";
+  out += '"';
+  append_json_string(w.key("run_id"), trace.run_id);
+  w.raw("complete", trace.complete ? "true" : "false");
+  if (trace.follow_up) w.raw("follow_up", "true");
   const std::int64_t start = trace.started_at_ns();
   const std::int64_t end = trace.ended_at_ns();
-  out += ',';
-  append_key(out, "started_at");
-  append_time_or_null(out, start);
-  out += ',';
-  append_key(out, "ended_at");
-  append_time_or_null(out, end);
-  out += ',';
-  append_key(out, "duration_ms");
-  if (end != 0) append_duration_ms(out, end - start);
-  else out += "null";
-  out += ',';
-  append_key(out, "span_count");
-  append_u64(out, trace.spans.size());
-  out += ',';
-  append_key(out, "error_count");
-  append_u64(out, trace.error_count());
-  out += ",\"spans\":[";
+  append_time_or_null(w.key("started_at"), start);
+  append_time_or_null(w.key("ended_at"), end);
+  if (end != 0) append_duration_ms(w.key("duration_ms"), start, end);
+  else w.raw("duration_ms", "null");
+  append_u64(w.key("span_count"), trace.spans.size());
+  append_u64(w.key("error_count"), trace.error_count());
+  w.key("spans") += '[';
   bool first = true;
   for (const TreeRow& row : tree_order(trace)) {
     if (!first) out += ',';
@@ -181,7 +155,8 @@ void append_trace_json(std::string& out, const Trace& trace) {
       append_span_json(out, span, row.depth);
     }
   }
-  out += "]}";
+  out += ']';
+  w.close();
 }
 
 }  // namespace tracecol::protocol

@@ -1,27 +1,33 @@
 #include "protocol/ids.hpp"
 
+#include <array>
+
 namespace tracecol::protocol {
 namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+/** Digit values of '0'-'9', 'a'-'f', 'A'-'F'; 0xff for every other byte. */
+constexpr std::array<std::uint8_t, 256> hex_values = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0xff);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'A' + 10);
+  return t;
+}();
 
 /** Folds up to 16 hex digits into a value; false on a non-hex character. */
 bool fold_hex(std::string_view hex, std::uint64_t& out) {
   std::uint64_t v = 0;
+  std::uint8_t bad = 0;
   for (char c : hex) {
-    const int d = hex_value(c);
-    if (d < 0) return false;
-    v = (v << 4) | static_cast<std::uint64_t>(d);
+    const std::uint8_t d = hex_values[static_cast<unsigned char>(c)];
+    bad |= d;  // 0xff has the high bit set; digits never do
+    v = (v << 4) | (d & 0xfu);
   }
   out = v;
-  return true;
+  return (bad & 0x80) == 0;
 }
 
 void append_u64_hex(std::string& out, std::uint64_t v) {

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace tracecol::protocol {
 namespace {
 
@@ -148,16 +152,40 @@ bool JsonScanner::scan_escape(const char*& p) {
   return true;
 }
 
+const char* JsonScanner::skip_plain(const char* p) const {
+#if defined(__SSE2__)
+  // 16 bytes at a time: stop at the first '"', '\\', control or non-ASCII byte. As signed
+  // bytes, controls (0x00..0x1f) and non-ASCII (0x80..0xff) are exactly those below 0x20.
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end_ - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                     _mm_cmplt_epi8(v, space));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  while (end_ - p >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (needs_attention(w)) break;
+    p += 8;
+  }
+  return p;
+}
+
 bool JsonScanner::scan_string(const char*& p, std::string_view& raw, bool& escaped) {
   const char* start = ++p;
   escaped = false;
   for (;;) {
-    while (end_ - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      if (needs_attention(w)) break;
-      p += 8;
-    }
+    p = skip_plain(p);
+    // Byte by byte until the next interesting one (at most 8 plain bytes after skip_plain).
+    while (p < end_ && static_cast<unsigned char>(*p) >= 0x20 && static_cast<unsigned char>(*p) < 0x80 &&
+           *p != '"' && *p != '\\')
+      ++p;
     if (p >= end_) return fail(RejectReason::invalid_json, p);
     const unsigned char c = static_cast<unsigned char>(*p);
     if (c == '"') {
@@ -170,8 +198,6 @@ bool JsonScanner::scan_string(const char*& p, std::string_view& raw, bool& escap
       if (!scan_escape(p)) return false;
     } else if (c < 0x20) {
       return fail(RejectReason::invalid_json, p);  // raw control characters are not JSON
-    } else if (c < 0x80) {
-      ++p;
     } else if (!scan_utf8(p)) {
       return false;
     }
@@ -243,28 +269,28 @@ bool JsonScanner::scan_number(const char*& p, std::string_view& token) {
   return true;
 }
 
-void JsonScanner::add_key(std::string_view key) { keys_.push_back({fnv1a(key), key}); }
-
-bool JsonScanner::end_keys() {
+bool JsonScanner::end_keys(const char* at) {
   const std::size_t start = key_frames_.back();
   key_frames_.pop_back();
-  const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(start);
   const std::size_t count = keys_.size() - start;
   bool duplicate = false;
-  if (count <= 8) {
-    for (auto a = first; a != keys_.end() && !duplicate; ++a)
-      for (auto b = a + 1; b != keys_.end(); ++b)
-        if (a->hash == b->hash && a->text == b->text) { duplicate = true; break; }
+  if (count <= 16) {
+    // Typical objects are small: comparing lengths first makes the pairwise check cheap.
+    for (std::size_t a = start; a < keys_.size() && !duplicate; ++a)
+      for (std::size_t b = a + 1; b < keys_.size(); ++b)
+        if (keys_[a] == keys_[b]) { duplicate = true; break; }
   } else {
-    // Sorting keeps a hostile object with 100k keys at O(k log k), not O(k^2).
-    std::sort(first, keys_.end(), [](const Key& a, const Key& b) {
-      return a.hash != b.hash ? a.hash < b.hash : a.text < b.text;
+    // Hash and sort: a hostile object with 100k keys stays O(k log k), not O(k^2).
+    hashed_.clear();
+    for (std::size_t i = start; i < keys_.size(); ++i) hashed_.push_back({fnv1a(keys_[i]), keys_[i]});
+    std::sort(hashed_.begin(), hashed_.end(), [](const HashedKey& x, const HashedKey& y) {
+      return x.hash != y.hash ? x.hash < y.hash : x.text < y.text;
     });
-    for (auto a = first; a + 1 != keys_.end(); ++a)
-      if (a->hash == (a + 1)->hash && a->text == (a + 1)->text) { duplicate = true; break; }
+    for (std::size_t i = 1; i < hashed_.size() && !duplicate; ++i)
+      duplicate = hashed_[i].hash == hashed_[i - 1].hash && hashed_[i].text == hashed_[i - 1].text;
   }
   keys_.resize(start);
-  return duplicate ? fail(RejectReason::duplicate_key, end_) : true;
+  return duplicate ? fail(RejectReason::duplicate_key, at) : true;
 }
 
 bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys) {
@@ -293,9 +319,9 @@ bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vecto
           if (c == '{') {
             begin_keys();
             if (p < end_ && *p == '}') {
-              ++p;
               stack_.pop_back();
-              if (!end_keys()) return false;
+              if (!end_keys(p)) return false;
+              ++p;
               state = State::after;
             } else {
               state = State::key;
@@ -356,9 +382,9 @@ bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vecto
           ++p;
           state = top == '{' ? State::key : State::value;
         } else if ((top == '{' && *p == '}') || (top == '[' && *p == ']')) {
-          ++p;
           stack_.pop_back();
-          if (top == '{' && !end_keys()) return false;
+          if (top == '{' && !end_keys(p)) return false;
+          ++p;
         } else {
           return fail(RejectReason::invalid_json, p);
         }

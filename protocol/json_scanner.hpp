@@ -54,9 +54,9 @@ class JsonScanner {
 
   // Duplicate-key tracking, one frame per open object.
   void begin_keys() { key_frames_.push_back(keys_.size()); }
-  void add_key(std::string_view key);
-  /** Closes the frame; false (duplicate_key) when two keys were equal. */
-  bool end_keys();
+  void add_key(std::string_view key) { keys_.push_back(key); }
+  /** Closes the frame (at: the object's '}'); false (duplicate_key) when two keys were equal. */
+  bool end_keys(const char* at);
 
   /** Records a failure (the first one wins) and returns false. */
   bool fail(RejectReason reason, const char* at);
@@ -69,7 +69,10 @@ class JsonScanner {
   bool scan_utf8(const char*& p);
   bool scan_literal(const char*& p, std::string_view word);
 
-  struct Key {
+  /** Leaves p at the first byte of a string's content that is not plain printable ASCII. */
+  const char* skip_plain(const char* p) const;
+
+  struct HashedKey {
     std::uint64_t hash;
     std::string_view text;
   };
@@ -77,7 +80,8 @@ class JsonScanner {
   const char* end_ = nullptr;
   std::size_t max_depth_ = 64;
   std::vector<char> stack_;
-  std::vector<Key> keys_;
+  std::vector<std::string_view> keys_;  // keys of the open objects, frame by frame
+  std::vector<HashedKey> hashed_;       // scratch for checking a large object
   std::vector<std::size_t> key_frames_;
   std::deque<std::string> unescaped_;  // deque: slots never move, so views into them stay valid
   std::size_t unescaped_used_ = 0;

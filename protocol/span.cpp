@@ -38,7 +38,11 @@ std::optional<SpanKind> parse_span_kind(std::string_view text) {
 
 std::optional<double> Span::duration_ms() const {
   if (!ended()) return std::nullopt;
-  return static_cast<double>(ended_at_ns - started_at_ns) / 1e6;
+  std::int64_t ns = 0;
+  // Exact for any real span; only hostile times far apart fall back to double arithmetic.
+  if (__builtin_sub_overflow(ended_at_ns, started_at_ns, &ns))
+    return (static_cast<double>(ended_at_ns) - static_cast<double>(started_at_ns)) / 1e6;
+  return static_cast<double>(ns) / 1e6;
 }
 
 std::size_t Span::footprint() const {
@@ -49,7 +53,8 @@ std::size_t Span::footprint() const {
 std::int64_t Trace::started_at_ns() const {
   std::int64_t first = 0;
   for (const Span& s : spans) {
-    if (first == 0 || s.started_at_ns < first) first = s.started_at_ns;
+    // A span known only from its span_end has no start yet: it does not count.
+    if (s.started_at_ns != 0 && (first == 0 || s.started_at_ns < first)) first = s.started_at_ns;
   }
   return first;
 }

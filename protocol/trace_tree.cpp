@@ -39,59 +39,67 @@ std::vector<TreeRow> tree_order(const Trace& trace) {
   const std::size_t n = spans.size();
   std::unordered_map<SpanId, std::size_t> index;
   index.reserve(n);
+  // The first copy of a repeated span_id is the one children attach to.
   for (std::size_t i = 0; i < n; ++i) index.emplace(spans[i].span_id, i);
-
-  auto earlier = [&](std::size_t a, std::size_t b) {
-    return spans[a].started_at_ns != spans[b].started_at_ns ? spans[a].started_at_ns < spans[b].started_at_ns : a < b;
-  };
-  // Children as index lists; a span whose parent is missing (or itself) is a root.
-  std::vector<std::vector<std::size_t>> children(n);
-  std::vector<std::size_t> roots;
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> parent(n, none);  // index of the parent span, or none for a root
   std::vector<bool> orphan(n, false);
+  std::vector<std::size_t> roots;
   for (std::size_t i = 0; i < n; ++i) {
-    const SpanId parent = spans[i].parent_id;
-    auto it = parent == 0 ? index.end() : index.find(parent);
-    if (parent == 0) {
+    const SpanId p = spans[i].parent_id;
+    if (p == 0) {
       roots.push_back(i);
-    } else if (it == index.end() || it->second == i) {
+      continue;
+    }
+    auto it = index.find(p);
+    if (it == index.end()) {
       roots.push_back(i);
       orphan[i] = true;
     } else {
-      children[it->second].push_back(i);
+      parent[i] = it->second;
     }
   }
+  // Whatever no root reaches hangs off a parent cycle. Each cycle is found by walking up
+  // from an unreached span (every step is new or closes the cycle: O(n) in all) and is
+  // broken at its earliest-starting member, which becomes an orphan root.
+  auto earlier = [&](std::size_t a, std::size_t b) {
+    return spans[a].started_at_ns != spans[b].started_at_ns ? spans[a].started_at_ns < spans[b].started_at_ns : a < b;
+  };
+  std::vector<std::uint8_t> state(n, 0);  // 0 unknown, 1 on the current walk, 2 settled
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t j = i;
+    while (j != none && state[j] == 0) {
+      state[j] = 1;
+      j = parent[j];
+    }
+    const bool cycle = j != none && state[j] == 1;
+    for (std::size_t k = i; k != none && state[k] == 1; k = parent[k]) state[k] = 2;
+    if (cycle) {
+      std::size_t first = j;
+      for (std::size_t k = parent[j]; k != j; k = parent[k])
+        if (earlier(k, first)) first = k;
+      parent[first] = none;
+      orphan[first] = true;
+      roots.push_back(first);
+    }
+  }
+  std::vector<std::vector<std::size_t>> children(n);
+  for (std::size_t i = 0; i < n; ++i)
+    if (parent[i] != none) children[parent[i]].push_back(i);
   for (auto& c : children) std::sort(c.begin(), c.end(), earlier);
   std::sort(roots.begin(), roots.end(), earlier);
 
   std::vector<TreeRow> rows;
   rows.reserve(n);
-  std::vector<bool> visited(n, false);
-  std::vector<std::pair<std::size_t, int>> stack;
-  auto walk = [&](std::size_t root) {
-    stack.push_back({root, 0});
+  std::vector<std::pair<std::size_t, int>> stack;  // explicit: a 100k-deep chain must not recurse
+  for (std::size_t r : roots) {
+    stack.push_back({r, 0});
     while (!stack.empty()) {
-      auto [i, depth] = stack.back();
+      const auto [i, depth] = stack.back();
       stack.pop_back();
-      if (visited[i]) continue;
-      visited[i] = true;
       rows.push_back({i, depth, orphan[i]});
-      // Reverse so the earliest child is popped first.
-      for (auto it = children[i].rbegin(); it != children[i].rend(); ++it) {
-        if (!visited[*it]) stack.push_back({*it, depth + 1});
-      }
-    }
-  };
-  for (std::size_t r : roots) walk(r);
-  if (rows.size() < n) {
-    // What is left hangs off a parent cycle: break it at its earliest span, shown as orphan.
-    std::vector<std::size_t> rest;
-    for (std::size_t i = 0; i < n; ++i)
-      if (!visited[i]) rest.push_back(i);
-    std::sort(rest.begin(), rest.end(), earlier);
-    for (std::size_t i : rest) {
-      if (visited[i]) continue;
-      orphan[i] = true;
-      walk(i);
+      // Reversed so the earliest child is popped first.
+      for (auto it = children[i].rbegin(); it != children[i].rend(); ++it) stack.push_back({*it, depth + 1});
     }
   }
   return rows;
@@ -105,7 +113,7 @@ std::string as_tree(const Trace& trace) {
     append_printable(out, span.name);
     if (span.ended()) {
       char buf[32];
-      const double ms = std::llround(static_cast<double>(span.ended_at_ns - span.started_at_ns) / 1e6);
+      const double ms = static_cast<double>(std::llround(*span.duration_ms()));
       std::snprintf(buf, sizeof buf, " [%.0fms]", ms);
       out += buf;
     } else {

@@ -5,6 +5,7 @@
 #include <list>
 #include <unordered_map>
 
+#include "daemon/assembly/late_spans.hpp"
 #include "daemon/assembly/open_trace.hpp"
 
 namespace tracecol::assembly {
@@ -14,51 +15,49 @@ using protocol::EventType;
 using protocol::Span;
 using protocol::Trace;
 using protocol::TraceId;
+using Txn = store::TraceStore::Transaction;
 
 namespace {
-
-constexpr std::size_t linear_scan_limit = 32;  // beyond this a trace gets a span_id index
 
 struct Counters {
   std::atomic<std::uint64_t> spans_accepted{0}, spans_merged{0}, spans_late{0}, spans_rejected{0},
       traces_started{0}, traces_completed{0}, traces_timed_out{0}, traces_flushed_open{0}, traces_published{0},
-      follow_ups_published{0}, traces_sampled_out{0}, spans_published{0}, spans_sampled_out{0};
+      follow_ups_published{0}, traces_sampled_out{0}, spans_published{0}, spans_sampled_out{0},
+      trace_ends_ignored{0};
 };
 
 void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
 }  // namespace
 
-bool sampled_in(const TraceId& id, double sample_rate) {
-  if (sample_rate >= 1.0) return true;
-  if (sample_rate <= 0.0) return false;
-  // The low 64 bits of a trace id are random; mix them so short, sequential ids spread too.
-  std::uint64_t x = id.lo ^ (id.hi * 0x9E3779B97F4A7C15ULL);
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return static_cast<double>(x >> 11) / 9007199254740992.0 < sample_rate;
-}
-
 struct Assembler::Impl {
   AssemblerOptions options;
   store::TraceStore& store;
   Publish publish;
   std::unordered_map<TraceId, OpenTrace, protocol::TraceIdHash> open;
-  std::list<TraceId> lru;  // open traces, least recent event first
-  std::vector<TracePtr> finished;  // published at the end of each call
-  std::vector<std::shared_ptr<Trace>> follow_ups;  // late spans of this call, one record per trace
+  std::list<TraceId> lru;    // every open trace, least recent event first (idle timeout)
+  std::list<TraceId> ready;  // open traces that ready(), least recent event first (linger)
+  std::vector<TracePtr> finished;                   // published at the end of each call
+  LateSpans late;                                   // this apply's late spans
   Counters counters;
-  Clock::time_point last_now{};
 
   Impl(AssemblerOptions o, store::TraceStore& s, Publish p) : options(o), store(s), publish(std::move(p)) {
     store.set_evict_callback([this](std::shared_ptr<Trace>&& trace) { on_evict(std::move(trace)); });
   }
 
+  /** An error anywhere in the trace keeps it; a follow-up asks the stored trace too. */
+  bool has_error(const Trace& trace) const {
+    if (trace.error_count() > 0) return true;
+    // Follow-ups are emitted after the transaction (flush_published), so this lock is free.
+    if (!trace.follow_up) return false;
+    const TracePtr stored = store.get(trace.trace_id);
+    return stored && stored->error_count() > 0;
+  }
+
   void emit(TracePtr trace) {
     const std::size_t spans = trace->spans.size();
     const bool keep = sampled_in(trace->trace_id, options.sample_rate) ||
-                      (options.sample_keep_errors && trace->error_count() > 0);
+                      (options.sample_keep_errors && has_error(*trace));
     if (!keep) {
       bump(counters.traces_sampled_out);
       bump(counters.spans_sampled_out, spans);
@@ -71,8 +70,7 @@ struct Assembler::Impl {
   }
 
   void flush_published() {
-    for (auto& f : follow_ups) emit(std::move(f));
-    follow_ups.clear();
+    for (auto& f : late.take()) emit(std::move(f));
     if (!finished.empty()) {
       std::vector<TracePtr> out;
       out.swap(finished);
@@ -80,116 +78,128 @@ struct Assembler::Impl {
     }
   }
 
+  /** Drops a trace from the open bookkeeping (it is being exported). */
+  void forget(std::unordered_map<TraceId, OpenTrace, protocol::TraceIdHash>::iterator it) {
+    lru.erase(it->second.lru);
+    if (it->second.in_ready) ready.erase(it->second.ready_pos);
+    open.erase(it);
+  }
+
   void on_evict(std::shared_ptr<Trace>&& trace) {
     // The store drops an open trace to stay in bounds: export it as it stands first.
-    if (auto it = open.find(trace->trace_id); it != open.end()) {
-      lru.erase(it->second.lru);
-      open.erase(it);
-    }
+    if (auto it = open.find(trace->trace_id); it != open.end()) forget(it);
     trace->complete = false;
     bump(counters.traces_flushed_open);
     emit(std::move(trace));
   }
 
-  void complete(store::TraceStore::Transaction& txn, const TraceId& id, bool complete_flag) {
+  void complete(Txn& txn, TraceId id, bool complete_flag) {  // by value: id may live in a list node it erases
     auto it = open.find(id);
     if (it == open.end()) return;
-    lru.erase(it->second.lru);
-    open.erase(it);
-    if (Trace* t = txn.find_open(id)) {
-      t->complete = complete_flag;
-      if (t->run_id.empty()) {
-        for (const Span& s : t->spans)
-          if (!s.run_id.empty()) { txn.set_run_id(id, s.run_id); break; }
-      }
-    }
+    forget(it);
+    if (Trace* t = txn.find_open(id)) t->complete = complete_flag;
     if (TracePtr frozen = txn.mark_exported(id)) emit(std::move(frozen));
   }
 
+  /** Inserts a new open trace (precondition: the store does not hold it). */
+  OpenTrace& start_trace(Txn& txn, const TraceId& id) {
+    txn.insert(id);   // may evict older traces, which runs on_evict
+    late.forget(id);  // an exported namesake was evicted: its index is stale (its record stays)
+    OpenTrace& o = open.emplace(id, OpenTrace{}).first->second;
+    o.lru = lru.insert(lru.end(), id);
+    bump(counters.traces_started);
+    return o;
+  }
+
+  /** An event reached an open trace: it moves to the back of both activity lists. */
   void touch(OpenTrace& o, Clock::time_point now) {
     o.last_event = now;
     lru.splice(lru.end(), lru, o.lru);
+    const bool ready_now = o.ready();
+    if (ready_now && o.in_ready) {
+      ready.splice(ready.end(), ready, o.ready_pos);
+    } else if (ready_now) {
+      o.ready_pos = ready.insert(ready.end(), *o.lru);
+      o.in_ready = true;
+    } else if (o.in_ready) {
+      ready.erase(o.ready_pos);
+      o.in_ready = false;
+    }
   }
 
-  /** A late span for an exported trace: into the stored copy and this call's follow-up record. */
-  bool add_late(store::TraceStore::Transaction& txn, Span&& span, bool is_end) {
-    const TraceId id = span.trace_id;
-    Trace* stored = txn.thaw(id);
-    if (Span* known = find_span(*stored, span.span_id, nullptr)) {
-      const std::size_t before = known->footprint();
-      merge_span(*known, std::move(span), is_end);
-      txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
-      bump(counters.spans_merged);
-      txn.refreeze(id);
-      return true;
+  /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
+  bool add_late(Txn& txn, Span&& span, bool is_end) {
+    switch (late.add(txn, std::move(span), is_end, options.max_spans_per_trace)) {
+      case LateSpans::Outcome::merged: bump(counters.spans_merged); return true;
+      case LateSpans::Outcome::added:
+        bump(counters.spans_accepted);
+        bump(counters.spans_late);
+        return true;
+      case LateSpans::Outcome::rejected: break;
     }
-    if (stored->spans.size() >= options.max_spans_per_trace) {
-      txn.refreeze(id);
-      return false;
-    }
-    span.late = true;
-    auto record = std::find_if(follow_ups.begin(), follow_ups.end(), [&](const auto& t) { return t->trace_id == id; });
-    if (record == follow_ups.end()) {
-      auto fresh = std::make_shared<Trace>();
-      fresh->trace_id = id;
-      fresh->run_id = stored->run_id;
-      fresh->complete = true;
-      fresh->follow_up = true;
-      follow_ups.push_back(std::move(fresh));
-      record = std::prev(follow_ups.end());
-    }
-    (*record)->spans.push_back(span);
-    txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
-    stored->spans.push_back(std::move(span));
-    txn.refreeze(id);
-    bump(counters.spans_accepted);
-    bump(counters.spans_late);
-    return true;
+    return false;
   }
 
   /** Adds or merges one span; false when the trace is full (too_many_spans). */
-  bool add_span(store::TraceStore::Transaction& txn, Span&& span, bool is_end, Clock::time_point now) {
+  bool add_span(Txn& txn, Span&& span, bool is_end, Clock::time_point now) {
     const TraceId id = span.trace_id;
     auto it = open.find(id);
-    if (it == open.end()) {
-      if (txn.contains(id)) return add_late(txn, std::move(span), is_end);
-      Trace& fresh = txn.insert(id);
-      (void)fresh;
-      it = open.emplace(id, OpenTrace{}).first;
-      it->second.lru = lru.insert(lru.end(), id);
-      bump(counters.traces_started);
+    OpenTrace* o = nullptr;
+    if (it != open.end()) {
+      o = &it->second;
+    } else if (txn.contains(id)) {
+      return add_late(txn, std::move(span), is_end);
+    } else {
+      o = &start_trace(txn, id);
     }
-    OpenTrace& o = it->second;
-    touch(o, now);
     Trace& trace = *txn.find_open(id);
-    if (Span* known = find_span(trace, span.span_id, o.index.get())) {
+    bool accepted = true;
+    if (Span* known = find_span(trace, span.span_id, o->index.get())) {
       const std::size_t before = known->footprint();
-      o.account(*known, -1);
+      o->account(*known, -1);
       merge_span(*known, std::move(span), is_end);
-      o.account(*known, +1);
+      o->account(*known, +1);
       txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
       bump(counters.spans_merged);
-      return true;
+    } else if (trace.spans.size() >= options.max_spans_per_trace) {
+      accepted = false;
+    } else {
+      if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
+      if (trace.run_id.empty() && !span.run_id.empty()) txn.set_run_id(id, span.run_id);
+      if (span.run_id.empty()) span.run_id = trace.run_id;  // a span belongs to its trace's run
+      o->account(span, +1);
+      txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
+      trace.spans.push_back(std::move(span));
+      index_appended(trace, o->index);
+      bump(counters.spans_accepted);
     }
-    if (trace.spans.size() >= options.max_spans_per_trace) return false;
-    if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
-    if (trace.run_id.empty() && !span.run_id.empty()) txn.set_run_id(id, span.run_id);
-    if (span.run_id.empty()) span.run_id = trace.run_id;  // a span belongs to its trace's run
-    o.account(span, +1);
-    txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
-    trace.spans.push_back(std::move(span));
-    if (o.index) {
-      o.index->emplace(trace.spans.back().span_id, static_cast<std::uint32_t>(trace.spans.size() - 1));
-    } else if (trace.spans.size() > linear_scan_limit) {
-      o.index = std::make_unique<std::unordered_map<protocol::SpanId, std::uint32_t>>();
-      for (std::uint32_t i = 0; i < trace.spans.size(); ++i) o.index->emplace(trace.spans[i].span_id, i);
+    touch(*o, now);
+    return accepted;
+  }
+
+  bool apply_trace(Txn& txn, Event& e, Clock::time_point now) {
+    bool ok = true;
+    for (Span& s : e.spans) ok = add_span(txn, std::move(s), false, now) && ok;
+    if (!txn.contains(e.trace_id)) start_trace(txn, e.trace_id);  // a spanless trace is still a trace
+    if (!e.run_id.empty()) txn.set_run_id(e.trace_id, e.run_id);
+    if (open.contains(e.trace_id)) {
+      bump(counters.traces_completed);
+      complete(txn, e.trace_id, true);
     }
-    bump(counters.spans_accepted);
-    return true;
+    return ok;
+  }
+
+  void apply_trace_end(Txn& txn, const Event& e) {
+    if (open.contains(e.trace_id)) {
+      if (!e.run_id.empty()) txn.set_run_id(e.trace_id, e.run_id);
+      bump(counters.traces_completed);
+      complete(txn, e.trace_id, true);
+    } else if (!txn.contains(e.trace_id)) {
+      bump(counters.trace_ends_ignored);
+    }  // else: already exported (linger or timeout came first); nothing to do
   }
 
   void apply(std::span<Event> events, Clock::time_point now, std::vector<Rejection>* rejected) {
-    last_now = now;
     {
       auto txn = store.begin();
       for (std::size_t i = 0; i < events.size(); ++i) {
@@ -201,27 +211,11 @@ struct Assembler::Impl {
           case EventType::span_end:
             ok = add_span(txn, std::move(e.span), e.type == EventType::span_end, now);
             break;
-          case EventType::trace: {
-            for (Span& s : e.spans) ok = add_span(txn, std::move(s), false, now) && ok;
-            if (!txn.contains(e.trace_id)) {  // an empty trace event still makes a (spanless) trace
-              txn.insert(e.trace_id);
-              auto& o = open.emplace(e.trace_id, OpenTrace{}).first->second;
-              o.lru = lru.insert(lru.end(), e.trace_id);
-              bump(counters.traces_started);
-            }
-            if (!e.run_id.empty()) txn.set_run_id(e.trace_id, e.run_id);
-            if (open.contains(e.trace_id)) {
-              bump(counters.traces_completed);
-              complete(txn, e.trace_id, true);
-            }
+          case EventType::trace:
+            ok = apply_trace(txn, e, now);
             break;
-          }
           case EventType::trace_end:
-            if (open.contains(e.trace_id)) {
-              if (!e.run_id.empty()) txn.set_run_id(e.trace_id, e.run_id);
-              bump(counters.traces_completed);
-              complete(txn, e.trace_id, true);
-            }
+            apply_trace_end(txn, e);
             break;
           case EventType::flush:
           case EventType::hello:
@@ -237,43 +231,41 @@ struct Assembler::Impl {
   }
 
   void tick(Clock::time_point now) {
-    last_now = now;
-    const auto first_rule = std::min(options.trace_linger, options.trace_idle_timeout);
+    if (next_deadline() > now) return;
     {
       auto txn = store.begin();
-      for (auto it = lru.begin(); it != lru.end();) {
-        const TraceId id = *it++;
-        OpenTrace& o = open.at(id);
-        const auto quiet = now - o.last_event;
-        if (quiet < first_rule) break;  // the list is ordered by last event: the rest is younger
-        if (o.ready() && quiet >= options.trace_linger) {
-          bump(counters.traces_completed);
-          complete(txn, id, true);
-        } else if (quiet >= options.trace_idle_timeout) {
-          bump(counters.traces_timed_out);
-          complete(txn, id, false);
-        }
+      // Both lists are ordered by last event, so each loop stops at the first trace not due.
+      while (!ready.empty()) {
+        const TraceId id = ready.front();
+        if (now - open.at(id).last_event < options.trace_linger) break;
+        bump(counters.traces_completed);
+        complete(txn, id, true);
+      }
+      while (!lru.empty()) {
+        const TraceId id = lru.front();
+        if (now - open.at(id).last_event < options.trace_idle_timeout) break;
+        bump(counters.traces_timed_out);
+        complete(txn, id, false);
       }
     }
     flush_published();
   }
 
   Clock::time_point next_deadline() const {
-    if (lru.empty()) return Clock::time_point::max();
-    const auto first_rule = std::min(options.trace_linger, options.trace_idle_timeout);
-    const auto oldest_due = open.at(lru.front()).last_event + first_rule;
-    // An old trace that is not ready yet keeps the oldest deadline in the past: then look
-    // again soon rather than spin.
-    return std::max(oldest_due, last_now + std::chrono::milliseconds(50));
+    auto due = Clock::time_point::max();
+    if (!ready.empty()) due = std::min(due, open.at(ready.front()).last_event + options.trace_linger);
+    if (!lru.empty()) due = std::min(due, open.at(lru.front()).last_event + options.trace_idle_timeout);
+    return due;
   }
 
   void finish_all() {
     {
       auto txn = store.begin();
       while (!lru.empty()) {
-        const TraceId id = lru.front();
         bump(counters.traces_flushed_open);
-        complete(txn, id, false);
+        const TraceId id = lru.front();
+        // Shutdown does not make a finished trace incomplete: ready ones say complete.
+        complete(txn, id, open.at(id).ready());
       }
     }
     flush_published();
@@ -295,10 +287,22 @@ std::size_t Assembler::open_traces() const { return impl_->open.size(); }
 AssemblerCounters Assembler::counters() const {
   const Counters& c = impl_->counters;
   auto v = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {v(c.spans_accepted),   v(c.spans_merged),         v(c.spans_late),         v(c.spans_rejected),
-          v(c.traces_started),   v(c.traces_completed),     v(c.traces_timed_out),   v(c.traces_flushed_open),
-          v(c.traces_published), v(c.follow_ups_published), v(c.traces_sampled_out), v(c.spans_published),
-          v(c.spans_sampled_out)};
+  AssemblerCounters out;
+  out.spans_accepted = v(c.spans_accepted);
+  out.spans_merged = v(c.spans_merged);
+  out.spans_late = v(c.spans_late);
+  out.spans_rejected = v(c.spans_rejected);
+  out.traces_started = v(c.traces_started);
+  out.traces_completed = v(c.traces_completed);
+  out.traces_timed_out = v(c.traces_timed_out);
+  out.traces_flushed_open = v(c.traces_flushed_open);
+  out.traces_published = v(c.traces_published);
+  out.follow_ups_published = v(c.follow_ups_published);
+  out.traces_sampled_out = v(c.traces_sampled_out);
+  out.spans_published = v(c.spans_published);
+  out.spans_sampled_out = v(c.spans_sampled_out);
+  out.trace_ends_ignored = v(c.trace_ends_ignored);
+  return out;
 }
 
 }  // namespace tracecol::assembly

@@ -43,6 +43,7 @@ struct AssemblerCounters {
   std::uint64_t traces_sampled_out = 0;
   std::uint64_t spans_published = 0;       // spans inside published records
   std::uint64_t spans_sampled_out = 0;
+  std::uint64_t trace_ends_ignored = 0;    // trace_end for a trace never seen (or evicted)
 };
 
 /** An event the assembler refused, by its index in the applied batch. */
@@ -75,7 +76,10 @@ class Assembler {
   /** Completes traces whose linger or idle timeout has passed. */
   void tick(Clock::time_point now);
 
-  /** When tick() next has work (time_point::max() when nothing is open). */
+  /**
+   * When tick() next has work: the earliest linger deadline of a ready trace or idle
+   * deadline of any open trace (time_point::max() when nothing is open). O(1).
+   */
   Clock::time_point next_deadline() const;
 
   /** Shutdown: exports every open trace as it stands (complete:false unless ready). */

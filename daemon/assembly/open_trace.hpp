@@ -11,14 +11,22 @@
 
 namespace tracecol::assembly {
 
+/** span_id -> position in Trace::spans. */
+using SpanIndex = std::unordered_map<protocol::SpanId, std::uint32_t>;
+
+/** Up to this many spans a linear scan beats a hash map; beyond it a trace gets a SpanIndex. */
+inline constexpr std::size_t linear_scan_limit = 32;
+
 struct OpenTrace {
   std::uint32_t roots = 0;        // spans without a parent
   std::uint32_t roots_ended = 0;
   std::uint32_t open_spans = 0;   // started, not ended
   Clock::time_point last_event;
-  std::list<protocol::TraceId>::iterator lru;  // position in the assembler's activity list
-  /** span_id -> index, built once a trace outgrows a linear scan (most agent traces never do). */
-  std::unique_ptr<std::unordered_map<protocol::SpanId, std::uint32_t>> index;
+  std::list<protocol::TraceId>::iterator lru;    // position in the activity list (all open traces)
+  std::list<protocol::TraceId>::iterator ready_pos;  // position in the ready list, when in_ready
+  bool in_ready = false;
+  /** Built once a trace outgrows a linear scan (most agent traces never do). */
+  std::unique_ptr<SpanIndex> index;
 
   /** Adds (+1) or removes (-1) a span's part in the completion counts. */
   void account(const protocol::Span& span, int sign) {
@@ -33,9 +41,11 @@ struct OpenTrace {
   bool ready() const { return roots > 0 && roots_ended == roots && open_spans == 0; }
 };
 
-/** Finds a span by id in trace.spans; uses and maintains `index` when given. */
-protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id,
-                          std::unordered_map<protocol::SpanId, std::uint32_t>* index);
+/** Finds a span by id in trace.spans; uses `index` when given. */
+protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id, const SpanIndex* index);
+
+/** Records the span just appended to trace.spans; creates *index once the trace outgrows a scan. */
+void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& index);
 
 /**
  * Merges a second copy of a span into the stored one. A duplicate (`is_end` false) only

@@ -7,8 +7,7 @@ namespace tracecol::assembly {
 
 using protocol::Span;
 
-Span* find_span(protocol::Trace& trace, protocol::SpanId id,
-                std::unordered_map<protocol::SpanId, std::uint32_t>* index) {
+Span* find_span(protocol::Trace& trace, protocol::SpanId id, const SpanIndex* index) {
   if (index != nullptr) {
     auto it = index->find(id);
     return it == index->end() ? nullptr : &trace.spans[it->second];
@@ -16,6 +15,17 @@ Span* find_span(protocol::Trace& trace, protocol::SpanId id,
   for (Span& s : trace.spans)
     if (s.span_id == id) return &s;
   return nullptr;
+}
+
+void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& index) {
+  const auto last = static_cast<std::uint32_t>(trace.spans.size() - 1);
+  if (index) {
+    index->emplace(trace.spans[last].span_id, last);
+  } else if (trace.spans.size() > linear_scan_limit) {
+    index = std::make_unique<SpanIndex>();
+    index->reserve(trace.spans.size() * 2);
+    for (std::uint32_t i = 0; i <= last; ++i) index->emplace(trace.spans[i].span_id, i);
+  }
 }
 
 void merge_span(Span& stored, Span&& update, bool is_end) {

@@ -33,7 +33,8 @@ PathState probe_socket_path(const std::string& path) {
 }
 
 UdsListener::UdsListener(net::io_context& io, ListenerOptions options, ConnectionContext& context)
-    : io_(io), options_(std::move(options)), ctx_(context), acceptor_(io), backoff_(io) {}
+    : io_(io), strand_(net::make_strand(io)), options_(std::move(options)), ctx_(context), acceptor_(strand_),
+      backoff_(strand_) {}
 
 UdsListener::~UdsListener() { close(); }
 
@@ -79,7 +80,14 @@ std::optional<std::string> UdsListener::open() {
   return std::nullopt;
 }
 
-void UdsListener::start() { net::co_spawn(io_, accept_loop(), net::detached); }
+void UdsListener::start() { net::co_spawn(strand_, accept_loop(), net::detached); }
+
+void UdsListener::stop() {
+  net::post(strand_, [this] {
+    close();
+    backoff_.cancel();
+  });
+}
 
 net::awaitable<void> UdsListener::accept_loop() {
   for (;;) {

@@ -31,7 +31,9 @@ class UdsListener {
    */
   std::optional<std::string> open();
   void start();
-  /** Stops accepting and removes the socket file if it is still the one we created. */
+  /** Any thread: stops accepting (on the listener's strand) and removes the socket file. */
+  void stop();
+  /** Same, synchronously; only when no io thread runs (startup failure, destruction). */
   void close();
   /** Asks every live connection to finish reading what was sent and stop. */
   void stop_connections();
@@ -40,6 +42,7 @@ class UdsListener {
   net::awaitable<void> accept_loop();
 
   net::io_context& io_;
+  net::strand<net::io_context::executor_type> strand_;
   ListenerOptions options_;
   ConnectionContext& ctx_;
   local_stream::acceptor acceptor_;

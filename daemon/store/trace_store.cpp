@@ -1,8 +1,10 @@
 #include "daemon/store/trace_store.hpp"
 
 #include <algorithm>
-#include <deque>
+#include <functional>
+#include <map>
 #include <list>
+#include <string_view>
 #include <unordered_map>
 
 namespace tracecol::store {
@@ -16,24 +18,30 @@ struct TraceStore::Impl {
     bool exported = false;
     std::size_t bytes = 0;
     std::size_t spans = 0;
+    std::uint64_t seq = 0;                 // insertion number: orders a run's traces
     std::string indexed_run;               // the run_id this entry is listed under
     std::list<TraceId>::iterator position; // in `order`
   };
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  /** A run's traces by insertion number: oldest first even when the run_id came late. */
+  using RunTraces = std::map<std::uint64_t, TraceId>;
+
   std::unordered_map<TraceId, Entry, protocol::TraceIdHash> entries;
   std::list<TraceId> order;  // oldest first: eviction pops the front in O(1)
-  std::unordered_map<std::string, std::deque<TraceId>> by_run;  // insertion order per run
+  std::unordered_map<std::string, RunTraces, StringHash, std::equal_to<>> by_run;
+  std::uint64_t next_seq = 0;
   EvictUnexported evict;
   StoreCounters counters;
 
-  void unindex_run(const Entry& e, const TraceId& id) {
+  void unindex_run(const Entry& e) {
     if (e.indexed_run.empty()) return;
-    auto it = by_run.find(e.indexed_run);
+    auto it = by_run.find(std::string_view(e.indexed_run));
     if (it == by_run.end()) return;
-    auto& ids = it->second;
-    // Evictions take the oldest, which sits at the front of its run's list.
-    if (!ids.empty() && ids.front() == id) ids.pop_front();
-    else ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-    if (ids.empty()) by_run.erase(it);
+    it->second.erase(e.seq);
+    if (it->second.empty()) by_run.erase(it);
   }
 
   void evict_oldest(std::uint64_t& reason_counter) {
@@ -43,7 +51,7 @@ struct TraceStore::Impl {
     ++reason_counter;
     counters.bytes -= e.bytes;
     counters.spans -= e.spans;
-    unindex_run(e, id);
+    unindex_run(e);
     order.pop_front();
     std::shared_ptr<Trace> trace = std::move(e.trace);
     const bool exported = e.exported;
@@ -53,6 +61,15 @@ struct TraceStore::Impl {
       ++counters.evicted_open;
       if (evict) evict(std::move(trace));
     }
+  }
+
+  /** The writable trace of an entry: exported and shared snapshots are copied first. */
+  static Trace* writable(Entry& e) {
+    // Someone (an exporter, a reader) holds the frozen snapshot: mutate a private copy.
+    // Under the write lock nobody can take a new reference; one being dropped concurrently
+    // only makes the count high, which costs a needless copy, never a shared mutation.
+    if (e.exported && e.trace.use_count() > 1) e.trace = std::make_shared<Trace>(*e.trace);
+    return e.trace.get();
   }
 
   TracePtr snapshot(const Entry& e) const {
@@ -89,6 +106,12 @@ Trace* TraceStore::Transaction::find_open(const TraceId& id) {
   return it == entries.end() || it->second.exported ? nullptr : it->second.trace.get();
 }
 
+const Trace* TraceStore::Transaction::peek(const TraceId& id) const {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  return it == entries.end() ? nullptr : it->second.trace.get();
+}
+
 bool TraceStore::Transaction::contains(const TraceId& id) const { return store_->impl_->entries.contains(id); }
 
 bool TraceStore::Transaction::is_exported(const TraceId& id) const {
@@ -99,6 +122,8 @@ bool TraceStore::Transaction::is_exported(const TraceId& id) const {
 
 Trace& TraceStore::Transaction::insert(const TraceId& id) {
   Impl& impl = *store_->impl_;
+  // Precondition !contains(id); if broken, hand back the held trace rather than corrupt the order.
+  if (auto held = impl.entries.find(id); held != impl.entries.end()) return *Impl::writable(held->second);
   // Count bound: evict only entries older than the one inserted, so it is never the victim.
   while (impl.entries.size() >= store_->limits_.max_traces && !impl.order.empty()) {
     impl.evict_oldest(impl.counters.evicted_max_traces);
@@ -108,6 +133,7 @@ Trace& TraceStore::Transaction::insert(const TraceId& id) {
   e.trace = std::make_shared<Trace>();
   e.trace->trace_id = id;
   e.position = std::prev(impl.order.end());
+  e.seq = impl.next_seq++;
   ++impl.counters.traces;
   ++impl.counters.inserted;
   return *e.trace;
@@ -137,10 +163,7 @@ Trace* TraceStore::Transaction::thaw(const TraceId& id) {
   auto& entries = store_->impl_->entries;
   auto it = entries.find(id);
   if (it == entries.end()) return nullptr;
-  auto& trace = it->second.trace;
-  // Someone (an exporter, a reader) holds the frozen snapshot: mutate a private copy.
-  if (trace.use_count() > 1) trace = std::make_shared<Trace>(*trace);
-  return trace.get();
+  return Impl::writable(it->second);
 }
 
 void TraceStore::Transaction::refreeze(const TraceId& id) {
@@ -152,10 +175,13 @@ void TraceStore::Transaction::set_run_id(const TraceId& id, std::string_view run
   Impl& impl = *store_->impl_;
   auto it = impl.entries.find(id);
   if (it == impl.entries.end() || run_id.empty() || it->second.indexed_run == run_id) return;
-  impl.unindex_run(it->second, id);
-  it->second.indexed_run.assign(run_id);
-  it->second.trace->run_id.assign(run_id);
-  impl.by_run[it->second.indexed_run].push_back(id);
+  Impl::Entry& e = it->second;
+  impl.unindex_run(e);
+  e.indexed_run.assign(run_id);
+  Impl::writable(e)->run_id.assign(run_id);
+  auto run = impl.by_run.find(run_id);
+  if (run == impl.by_run.end()) run = impl.by_run.emplace(e.indexed_run, Impl::RunTraces{}).first;
+  run->second.emplace(e.seq, id);
 }
 
 TracePtr TraceStore::get(const TraceId& id) const {
@@ -167,9 +193,10 @@ TracePtr TraceStore::get(const TraceId& id) const {
 std::vector<TracePtr> TraceStore::list(std::string_view run_id) const {
   std::shared_lock lock(mutex_);
   std::vector<TracePtr> out;
-  auto it = impl_->by_run.find(std::string(run_id));
+  auto it = impl_->by_run.find(run_id);
   if (it == impl_->by_run.end()) return out;
-  for (const TraceId& id : it->second) out.push_back(impl_->snapshot(impl_->entries.at(id)));
+  out.reserve(it->second.size());
+  for (const auto& [seq, id] : it->second) out.push_back(impl_->snapshot(impl_->entries.at(id)));
   return out;
 }
 
@@ -207,10 +234,21 @@ bool matches(const Trace& t, const TraceFilter& f) {
 std::vector<TracePtr> TraceStore::find(const TraceFilter& filter) const {
   std::shared_lock lock(mutex_);
   std::vector<TracePtr> out;
-  for (auto it = impl_->order.rbegin(); it != impl_->order.rend() && out.size() < filter.limit; ++it) {
-    const Impl::Entry& e = impl_->entries.at(*it);
+  auto consider = [&](const TraceId& id) {
+    const Impl::Entry& e = impl_->entries.at(id);
     if (matches(*e.trace, filter)) out.push_back(impl_->snapshot(e));
+    return out.size() < filter.limit;
+  };
+  if (filter.limit == 0) return out;
+  if (!filter.run_id.empty()) {  // the run index holds exactly the candidates
+    auto run = impl_->by_run.find(std::string_view(filter.run_id));
+    if (run == impl_->by_run.end()) return out;
+    for (auto it = run->second.rbegin(); it != run->second.rend(); ++it)
+      if (!consider(it->second)) break;
+    return out;
   }
+  for (auto it = impl_->order.rbegin(); it != impl_->order.rend(); ++it)
+    if (!consider(*it)) break;
   return out;
 }
 

@@ -3,6 +3,11 @@
 // One writer (the assembler's thread) mutates it inside a Transaction that holds the
 // write lock for a whole batch; readers (HTTP queries, tests) take the shared lock and
 // get snapshots they may keep.
+//
+// Reference rule: a Trace& / Trace* handed out by a Transaction (insert, find_open, thaw)
+// stays valid until the next insert() or the end of the Transaction, whichever is first:
+// insert() may evict older traces (never the one it returns) and the destructor evicts
+// by bytes. Callers must not keep a Trace* across insert() calls.
 
 #include <chrono>
 #include <cstdint>
@@ -73,6 +78,8 @@ class TraceStore {
 
     /** The mutable trace, or nullptr. Never returns an exported (frozen) trace: use thaw(). */
     protocol::Trace* find_open(const protocol::TraceId& id);
+    /** Read-only look at a held trace (open or exported), or nullptr; never copies. */
+    const protocol::Trace* peek(const protocol::TraceId& id) const;
     /** True when the store holds this trace (open or exported). */
     bool contains(const protocol::TraceId& id) const;
     bool is_exported(const protocol::TraceId& id) const;
@@ -92,7 +99,11 @@ class TraceStore {
     protocol::Trace* thaw(const protocol::TraceId& id);
     /** Re-freezes a thawed trace after the late spans were added. */
     void refreeze(const protocol::TraceId& id);
-    /** Indexes a trace under its run_id once it learns one (first span with a run_id). */
+    /**
+     * Sets trace.run_id and indexes the trace under it (it keeps its insertion position
+     * in list(run_id)). On an exported trace it writes into a private copy when the
+     * snapshot is shared, like thaw().
+     */
     void set_run_id(const protocol::TraceId& id, std::string_view run_id);
 
    private:
@@ -106,11 +117,11 @@ class TraceStore {
   // ---- readers: any thread; return snapshots (exported traces are shared, open ones copied)
   /** Seed's get(trace_id). */
   TracePtr get(const protocol::TraceId& id) const;
-  /** Seed's list(run_id): every trace of the run, oldest first. */
+  /** Seed's list(run_id): every trace of the run, oldest first (from an index, no scan). */
   std::vector<TracePtr> list(std::string_view run_id) const;
   /** Seed's last(n): newest first. */
   std::vector<TracePtr> last(std::size_t n) const;
-  /** Newest first, up to filter.limit. */
+  /** Newest first, up to filter.limit; scans newest to oldest (only the run when run_id is set). */
   std::vector<TracePtr> find(const TraceFilter& filter) const;
 
   StoreCounters counters() const;

@@ -9,12 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -44,7 +46,17 @@ int connect_unix(const std::string& path) {
 
 }  // namespace
 
-std::string tracecol_binary() { return TRACECOL_BINARY; }
+std::string tracecol_binary() {
+  // TRACECOL_TEST_BINARY lets the suite run against another build of the daemon.
+  if (const char* env = std::getenv("TRACECOL_TEST_BINARY"); env != nullptr && *env != '\0') return env;
+  return TRACECOL_BINARY;
+}
+
+int exit_code(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds max_backoff) {
@@ -83,7 +95,8 @@ bool file_exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-Daemon::Daemon(const TempDir& dir, std::string socket_path, std::vector<std::string> args)
+Daemon::Daemon(const TempDir& dir, std::string socket_path, std::vector<std::string> args,
+               std::vector<std::string> env)
     : socket_path_(std::move(socket_path)) {
   const int n = g_daemon_counter.fetch_add(1);
   stdout_path_ = dir.file("daemon" + std::to_string(n) + ".stdout");
@@ -94,6 +107,13 @@ Daemon::Daemon(const TempDir& dir, std::string socket_path, std::vector<std::str
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child's environment is built before fork: only async-signal-safe calls after it.
+  // getenv() returns the first match, so the test's entries go first.
+  std::vector<std::string> env_s(env.rbegin(), env.rend());
+  for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   const int out_fd = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   const int err_fd = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -103,7 +123,7 @@ Daemon::Daemon(const TempDir& dir, std::string socket_path, std::vector<std::str
   if (pid_ == 0) {
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   ::close(out_fd);
@@ -112,11 +132,28 @@ Daemon::Daemon(const TempDir& dir, std::string socket_path, std::vector<std::str
 }
 
 Daemon::~Daemon() {
+  // A graceful stop first, so a sanitizer build gets to report leaks and errors at exit.
+  if (running()) terminate(SIGTERM);
   if (running()) {
     ::kill(pid_, SIGKILL);
     int st = 0;
     ::waitpid(pid_, &st, 0);
   }
+  const std::string report = sanitizer_report();
+  if (!report.empty()) FAIL_CHECK("the daemon's stderr holds a sanitizer report: " << report);
+}
+
+std::string Daemon::sanitizer_report() const {
+  const std::string text = err();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                             "ThreadSanitizer", "AddressSanitizer:DEADLYSIGNAL"}) {
+    const auto at = text.find(marker);
+    if (at == std::string::npos) continue;
+    const auto begin = text.rfind('\n', at);
+    const auto from = begin == std::string::npos ? 0 : begin + 1;
+    return text.substr(from, std::min<std::size_t>(text.size() - from, 2000));
+  }
+  return {};
 }
 
 bool Daemon::running() {

@@ -46,12 +46,18 @@ bool file_exists(const std::string& path);
 
 /**
  * One tracecol process. Started with fork+exec; stdout and stderr go to files in `dir`.
- * The destructor SIGKILLs it if it still runs. Not thread-safe.
+ * The destructor stops it (SIGTERM, then SIGKILL after the deadline) and fails the
+ * running test case if the daemon's stderr holds a sanitizer report. Not thread-safe.
  */
 class Daemon {
  public:
-  /** Starts `TRACECOL_BINARY --socket socket_path --http-listen off args...`. */
-  Daemon(const TempDir& dir, std::string socket_path, std::vector<std::string> args);
+  /**
+   * Starts `TRACECOL_BINARY --socket socket_path --http-listen off args...` with this
+   * process's environment plus `env` ("NAME=value" entries, which win over inherited ones;
+   * among themselves the later one wins).
+   */
+  Daemon(const TempDir& dir, std::string socket_path, std::vector<std::string> args,
+         std::vector<std::string> env = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -70,6 +76,8 @@ class Daemon {
   const std::string& socket_path() const { return socket_path_; }
   std::string out() const { return read_file(stdout_path_); }
   std::string err() const { return read_file(stderr_path_); }
+  /** The daemon's sanitizer report (ASan/UBSan/LSan) from its stderr; empty when none. */
+  std::string sanitizer_report() const;
   /** VmRSS in KiB from /proc/<pid>/status; 0 when unreadable. */
   long rss_kib() const;
 
@@ -119,7 +127,10 @@ class SocketClient {
   std::string buffer_;
 };
 
-/** Returns the path of the binary under test (TRACECOL_BINARY). */
+/** The exit code of a raw wait status, or 128 + signal when a signal ended the process. */
+int exit_code(int wait_status);
+
+/** The binary under test: $TRACECOL_TEST_BINARY when set, else TRACECOL_BINARY from the build. */
 std::string tracecol_binary();
 
 }  // namespace tracecol::integration

@@ -1,1 +1,230 @@
+// Hostile input: the corpus, oversize lines, garbage, torn connections, odd line endings, deep nesting.
+
 #include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <random>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/wire.hpp"
+
+using namespace tracecol::integration;
+
+namespace {
+
+std::string good_span(const std::string& trace, const std::string& span) { return span_line(SpanSpec(trace, span)); }
+
+/** Starts a daemon exporting to dir/out.ndjson with extra args. */
+std::vector<std::string> args_with(const TempDir& dir, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a{"--export-file", dir.file("out.ndjson")};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+/** The corpus README's `| file | reason |` rows. */
+std::map<std::string, std::string> corpus_reasons(const std::string& readme) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(read_file(readme));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() < 2 || line[0] != '|') continue;
+    const auto mid = line.find('|', 1);
+    const auto end = mid == std::string::npos ? mid : line.find('|', mid + 1);
+    if (end == std::string::npos) continue;
+    auto trim = [](std::string t) {
+      while (!t.empty() && t.front() == ' ') t.erase(0, 1);
+      while (!t.empty() && t.back() == ' ') t.pop_back();
+      return t;
+    };
+    const std::string file = trim(line.substr(1, mid - 1));
+    const std::string reason = trim(line.substr(mid + 1, end - mid - 1));
+    if (file.find('.') != std::string::npos) out[file] = reason;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("hostile") {
+TEST_CASE("every corpus line is rejected exactly once and the connection keeps working") {
+  const std::filesystem::path corpus = TRACECOL_CORPUS_DIR;
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  if (std::filesystem::is_directory(corpus, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(corpus, ec)) {
+      if (!e.is_regular_file() || e.path().filename() == "README.md") continue;
+      files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  const auto reasons = corpus_reasons((corpus / "README.md").string());
+  INFO("corpus dir: " << corpus.string());
+  REQUIRE_MESSAGE(!files.empty(), "the hostile corpus at " << corpus.string()
+                                      << " is missing or holds no files besides README.md");
+
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  std::int64_t flush_id = 0;
+  for (const auto& path : files) {
+    std::string payload = read_file(path.string());
+    if (!payload.empty() && payload.back() == '\n') payload.pop_back();
+    INFO("corpus file: " << path.filename().string() << " (" << payload.size() << " bytes)");
+    CHECK_MESSAGE(payload.find('\n') == std::string::npos, "corpus file holds more than one line");
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    REQUIRE(c.write_all(payload + "\n"));
+    auto f = c.flush(++flush_id);
+    REQUIRE_MESSAGE(f, "no flushed reply after the corpus line");
+    CHECK(f->accepted == 0);
+    CHECK(f->rejected == 1);
+    // The README table names the reason; the reply's last_error is that reason's name.
+    if (const auto it = reasons.find(path.filename().string()); it != reasons.end()) {
+      CHECK(f->last_error == it->second);
+    }
+    CHECK(d.running());
+    REQUIRE(c.write_all(good_span("c0ffee", std::to_string(flush_id))));
+    auto g = c.flush(++flush_id);
+    REQUIRE(g);
+    CHECK(g->accepted == 1);
+    CHECK(g->rejected == 1);
+  }
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+}
+
+TEST_CASE("a 2 MiB line is rejected once and the next line is accepted") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  SocketClient c(d.socket_path());
+  REQUIRE(c.connected());
+  const std::string huge = span_json(SpanSpec("1", "1").with(R"("inputs":{"pad":")" + std::string(2 << 20, 'x') + "\"}"));
+  REQUIRE(c.write_all(huge + "\n" + good_span("2", "1")));
+  auto f = c.flush(1);
+  REQUIRE(f);
+  CHECK(f->rejected == 1);
+  CHECK(f->accepted == 1);
+  CHECK(d.running());
+}
+
+TEST_CASE("seeded random binary garbage never kills the daemon") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  std::mt19937_64 rng(0xbadbadULL);
+  std::string garbage(1 << 20, '\0');
+  for (auto& ch : garbage) ch = static_cast<char>(rng() & 0xff);
+  {
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    REQUIRE(c.write_chunked(garbage + "\n", rng, 64 * 1024));
+    REQUIRE(c.write_all(good_span("3", "1")));
+    auto f = c.flush(1);
+    REQUIRE(f);
+    CHECK(f->accepted == 1);
+    CHECK(f->rejected > 0);
+  }
+  {
+    // Garbage with no newline at all, then the peer vanishes.
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    std::string no_nl = garbage.substr(0, 200000);
+    std::replace(no_nl.begin(), no_nl.end(), '\n', ' ');
+    c.write_all(no_nl);
+  }
+  CHECK(d.running());
+  SocketClient after(d.socket_path());
+  REQUIRE(after.write_all(good_span("4", "1")));
+  auto f = after.flush(2);
+  REQUIRE(f);
+  CHECK(f->accepted == 1);
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+}
+
+TEST_CASE("a connection closed mid-line drops the partial line and the daemon goes on") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir, {"--trace-linger", "50ms"}));
+  REQUIRE(d.wait_ready());
+  {
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    const std::string line = good_span("dead", "1");
+    REQUIRE(c.write_all(line.substr(0, line.size() / 2)));
+  }
+  SocketClient c2(d.socket_path());
+  REQUIRE(c2.write_all(good_span("a11e", "1")));
+  auto f = c2.flush(1);
+  REQUIRE(f);
+  CHECK(f->accepted == 1);
+  CHECK(f->rejected == 0);
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  auto file = read_ndjson(dir.file("out.ndjson"));
+  CHECK(records_for(file, trace_hex("dead")).empty());
+  CHECK(records_for(file, trace_hex("a11e")).size() == 1);
+  CHECK(d.err().find("partial_dropped=1") != std::string::npos);
+}
+
+TEST_CASE("CRLF line endings and blank lines are accepted and not counted") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  SocketClient c(d.socket_path());
+  std::string a = good_span("c1", "1");
+  a.insert(a.size() - 1, "\r");
+  std::string b = good_span("c1", "2");
+  b.insert(b.size() - 1, " \t\r");  // JSON allows trailing whitespace
+  REQUIRE(c.write_all("\n\r\n" + a + "\n\n" + b + "\r\n" + trace_end_line("c1")));
+  auto f = c.flush(1);
+  REQUIRE(f);
+  CHECK(f->accepted == 3);
+  CHECK(f->rejected == 0);
+  REQUIRE(wait_until([&] { return count_lines(dir.file("out.ndjson")) >= 1; }));
+  auto file = read_ndjson(dir.file("out.ndjson"));
+  REQUIRE(file.records.size() == 1);
+  CHECK(num(file.records[0], "span_count") == 2);
+}
+
+TEST_CASE("10000 deeply nested lines are rejected without unbounded RSS growth") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  SocketClient c(d.socket_path());
+  REQUIRE(c.connected());
+  constexpr int depth = 500;  // far beyond the nesting limit (64)
+  std::string nested;
+  for (int i = 0; i < depth; ++i) nested += R"({"a":)";
+  nested += "1";
+  nested += std::string(depth, '}');
+  const std::string line = span_json(SpanSpec("dee9", "1").with(R"("inputs":)" + nested)) + "\n";
+  std::string batch;
+  for (int i = 0; i < 1000; ++i) batch += line;
+
+  REQUIRE(c.write_all(batch));
+  auto warm = c.flush(1);
+  REQUIRE(warm);
+  CHECK(warm->rejected == 1000);
+  const long rss_warm = d.rss_kib();
+  for (int round = 0; round < 9; ++round) REQUIRE(c.write_all(batch));
+  auto f = c.flush(2);
+  REQUIRE(f);
+  CHECK(f->rejected == 10000);
+  CHECK(f->accepted == 0);
+  const long rss_end = d.rss_kib();
+  INFO("VmRSS after 1000 lines: " << rss_warm << " KiB, after 10000: " << rss_end << " KiB");
+  CHECK(rss_warm > 0);
+  // 9000 more lines (~23 MiB): retaining them, or a DOM per line, would blow past this.
+  CHECK(rss_end < rss_warm + 128 * 1024);
+  CHECK(d.running());
+}
+}

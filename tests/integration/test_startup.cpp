@@ -1,1 +1,216 @@
+// Startup: socket-path takeover rules, permissions, cleanup at exit.
+
 #include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/wire.hpp"
+
+using namespace tracecol::integration;
+
+namespace {
+
+/** Leaves a socket file nobody listens on: bind, close, no unlink. */
+bool make_stale_socket(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+bool is_socket(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/** A round trip proving the daemon serves: one span accepted. */
+bool serves(const std::string& sock) {
+  SocketClient c(sock);
+  if (!c.connected() || !c.write_all(span_line(SpanSpec("1", "1")))) return false;
+  auto f = c.flush(1);
+  return f && f->accepted == 1;
+}
+
+}  // namespace
+
+TEST_SUITE("startup") {
+TEST_CASE("a stale socket file is taken over") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  REQUIRE(make_stale_socket(sock));
+  REQUIRE(is_socket(sock));
+  Daemon d(dir, sock, {"--export-file", dir.file("out.ndjson")});
+  REQUIRE(d.wait_ready());
+  CHECK(serves(sock));
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+}
+
+TEST_CASE("a second daemon on a live socket exits non-zero naming the path while the first keeps serving") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  Daemon first(dir, sock, {"--export-file", dir.file("out.ndjson")});
+  REQUIRE(first.wait_ready());
+
+  Daemon second(dir, sock, {"--export-file", dir.file("out2.ndjson")});
+  auto st = second.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) != 0);
+  INFO("second stderr:\n" << second.err());
+  CHECK(second.err().find(sock) != std::string::npos);
+
+  CHECK(first.running());
+  CHECK(is_socket(sock));
+  CHECK(serves(sock));
+  auto st1 = first.terminate();
+  REQUIRE(st1);
+  CHECK(exit_code(*st1) == 0);
+}
+
+TEST_CASE("a regular file at the socket path is refused and left untouched") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  {
+    std::ofstream f(sock);
+    f << "precious data\n";
+  }
+  Daemon d(dir, sock, {"--export-file", dir.file("out.ndjson")});
+  auto st = d.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 1);
+  INFO("stderr:\n" << d.err());
+  CHECK(d.err().find(sock) != std::string::npos);
+  CHECK(read_file(sock) == "precious data\n");
+  CHECK_FALSE(is_socket(sock));
+}
+
+TEST_CASE("the socket is mode 0660 by default and removed at exit") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  Daemon d(dir, sock, {"--export-file", dir.file("out.ndjson")});
+  REQUIRE(d.wait_ready());
+  CHECK(mode_of(sock) == 0660);
+  // A round trip first: SIGTERM right at startup is its own test (a known race).
+  CHECK(serves(sock));
+  auto st = d.terminate();
+  REQUIRE(st);
+  INFO("wait status " << *st << ", stderr:\n" << d.err());
+  CHECK(exit_code(*st) == 0);
+  CHECK_FALSE(file_exists(sock));
+}
+
+TEST_CASE("--socket-mode 0600 is honoured") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  Daemon d(dir, sock, {"--socket-mode", "0600", "--export-file", dir.file("out.ndjson")});
+  REQUIRE(d.wait_ready());
+  CHECK(mode_of(sock) == 0600);
+  // A round trip first: SIGTERM right at startup is its own test (a known race).
+  CHECK(serves(sock));
+  auto st = d.terminate();
+  REQUIRE(st);
+  INFO("wait status " << *st << ", stderr:\n" << d.err());
+  CHECK(exit_code(*st) == 0);
+  CHECK_FALSE(file_exists(sock));
+}
+}
+
+TEST_SUITE("startup") {
+TEST_CASE("options are read from TRACECOL_ environment variables") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  const std::string out = dir.file("env.ndjson");
+  Daemon d(dir, sock, {}, {"TRACECOL_SOCKET_MODE=0604", "TRACECOL_EXPORT_FILE=" + out});
+  REQUIRE(d.wait_ready());
+  CHECK(mode_of(sock) == 0604);
+  SocketClient c(sock);
+  REQUIRE(c.write_all(span_line(SpanSpec("e1", "1")) + trace_end_line("e1")));
+  REQUIRE(c.flush(1));
+  CHECK(wait_until([&] { return count_lines(out) >= 1; }));
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  auto file = read_ndjson(out);
+  CHECK(records_for(file, trace_hex("e1")).size() == 1);
+}
+
+TEST_CASE("options are read from a --config file") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  const std::string out = dir.file("cfg.ndjson");
+  const std::string cfg = dir.file("tracecol.toml");
+  {
+    std::ofstream f(cfg);
+    f << "socket-mode = \"0640\"\nexport-file = \"" << out << "\"\n";
+  }
+  Daemon d(dir, sock, {"--config", cfg});
+  REQUIRE(d.wait_ready());
+  CHECK(mode_of(sock) == 0640);
+  SocketClient c(sock);
+  REQUIRE(c.write_all(span_line(SpanSpec("cf", "1")) + trace_end_line("cf")));
+  REQUIRE(c.flush(1));
+  CHECK(wait_until([&] { return count_lines(out) >= 1; }));
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+}
+
+TEST_CASE("an invalid option value exits non-zero naming the flag and never binds the socket") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  Daemon d(dir, sock, {"--trace-linger", "soon", "--export-file", dir.file("out.ndjson")});
+  auto st = d.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) != 0);
+  INFO("stderr:\n" << d.err());
+  CHECK(d.err().find("--trace-linger") != std::string::npos);
+  CHECK_FALSE(file_exists(sock));
+}
+
+TEST_CASE("--version prints the version and exits 0") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), {"--version"});
+  auto st = d.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  CHECK(d.out().find("tracecol ") != std::string::npos);
+  CHECK_FALSE(file_exists(dir.file("s.sock")));
+}
+}
+
+TEST_SUITE("startup") {
+TEST_CASE("SIGTERM as soon as the socket accepts still drains, exits 0 and removes the socket") {
+  // Once connect() succeeds, a supervisor may stop the daemon at any moment: the signal
+  // handling must already be in place. Several rounds make a startup race visible.
+  for (int round = 0; round < 10; ++round) {
+    TempDir dir;
+    const std::string sock = dir.file("s.sock");
+    Daemon d(dir, sock, {"--export-file", dir.file("out.ndjson")});
+    REQUIRE(d.wait_ready());
+    auto st = d.terminate();
+    REQUIRE(st);
+    INFO("round " << round << ", wait status " << *st << ", stderr:\n" << d.err());
+    CHECK(exit_code(*st) == 0);
+    CHECK_FALSE(file_exists(sock));
+  }
+}
+}

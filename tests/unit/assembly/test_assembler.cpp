@@ -4,78 +4,12 @@
 #include <random>
 #include <set>
 
-#include "daemon/assembly/assembler.hpp"
+#include "tests/unit/assembly/assembler_rig.hpp"
 
 using namespace tracecol;
+using namespace tracecol::assembly::testing;
 using namespace std::chrono_literals;
 using assembly::Clock;
-using protocol::Event;
-using protocol::EventType;
-using protocol::Span;
-using protocol::TraceId;
-
-namespace {
-
-const Clock::time_point t0 = Clock::time_point(std::chrono::hours(1000));
-
-TraceId tid(std::uint64_t n) { return TraceId{0, n}; }
-
-Event span_event(std::uint64_t trace, protocol::SpanId id, protocol::SpanId parent, bool ended = true,
-                 EventType type = EventType::span) {
-  Event e;
-  e.type = type;
-  Span& s = e.span;
-  s.trace_id = tid(trace);
-  s.span_id = id;
-  s.parent_id = parent;
-  s.name = "span" + std::to_string(id);
-  s.started_at_ns = 1'700'000'000'000'000'000LL + static_cast<std::int64_t>(id) * 1000;
-  s.fields = protocol::field_name | protocol::field_started_at | (parent ? protocol::field_parent_id : 0);
-  if (ended) {
-    s.ended_at_ns = s.started_at_ns + 5'000'000;
-    s.fields |= protocol::field_ended_at;
-  }
-  return e;
-}
-
-Event end_event(std::uint64_t trace, protocol::SpanId id) {
-  Event e;
-  e.type = EventType::span_end;
-  e.span.trace_id = tid(trace);
-  e.span.span_id = id;
-  e.span.ended_at_ns = 1'700'000'000'000'000'000LL + static_cast<std::int64_t>(id) * 1000 + 9'000'000;
-  e.span.outputs = R"({"ok":true})";
-  e.span.metadata = R"({"b":2})";
-  e.span.fields = protocol::field_ended_at | protocol::field_outputs | protocol::field_metadata;
-  return e;
-}
-
-Event trace_end(std::uint64_t trace) {
-  Event e;
-  e.type = EventType::trace_end;
-  e.trace_id = tid(trace);
-  return e;
-}
-
-/** An assembler over its own store, recording everything it publishes. */
-struct Rig {
-  store::TraceStore store;
-  std::vector<assembly::TracePtr> published;
-  assembly::Assembler assembler;
-
-  explicit Rig(assembly::AssemblerOptions options = {}, store::StoreLimits limits = {})
-      : store(limits), assembler(options, store, [this](std::vector<assembly::TracePtr>&& t) {
-          published.insert(published.end(), t.begin(), t.end());
-        }) {}
-
-  std::vector<assembly::Rejection> apply(std::vector<Event> events, Clock::time_point now = t0) {
-    std::vector<assembly::Rejection> rejected;
-    assembler.apply(events, now, &rejected);
-    return rejected;
-  }
-};
-
-}  // namespace
 
 TEST_SUITE("assembler") {
   TEST_CASE("trace_end completes a trace and publishes it once") {
@@ -182,21 +116,6 @@ TEST_SUITE("assembler") {
     CHECK(s.started_at_ns < s.ended_at_ns);
   }
 
-  TEST_CASE("a late span is published once as a follow-up and kept in the store") {
-    Rig r;
-    r.apply({span_event(1, 1, 0), trace_end(1)});
-    auto snapshot = r.store.get(tid(1));
-    r.apply({span_event(1, 2, 1), span_event(1, 3, 1)});
-    REQUIRE(r.published.size() == 2);
-    CHECK(r.published[1]->follow_up);
-    REQUIRE(r.published[1]->spans.size() == 2);
-    CHECK(r.published[1]->spans[0].late);
-    CHECK(snapshot->spans.size() == 1);  // the exported snapshot is untouched
-    CHECK(r.store.get(tid(1))->spans.size() == 3);
-    r.apply({span_event(1, 2, 1)});  // a duplicate of a late span: merged, not re-published
-    CHECK(r.published.size() == 2);
-  }
-
   TEST_CASE("spans over max_spans_per_trace are rejected by event index") {
     assembly::AssemblerOptions o;
     o.max_spans_per_trace = 2;
@@ -237,22 +156,37 @@ TEST_SUITE("assembler") {
     CHECK(r.published[0]->spans.size() == 3);
   }
 
-  TEST_CASE("finish_all exports every open trace as it stands") {
+  TEST_CASE("finish_all exports every open trace as it stands, complete only when ready") {
     Rig r;
     r.apply({span_event(1, 1, 0), span_event(2, 1, 0, false, EventType::span_start)});
     r.assembler.finish_all();
-    CHECK(r.published.size() == 2);
-    for (const auto& t : r.published) CHECK_FALSE(t->complete);
+    REQUIRE(r.published.size() == 2);
+    for (const auto& t : r.published) CHECK(t->complete == (t->trace_id == tid(1)));
     CHECK(r.assembler.open_traces() == 0);
   }
 
-  TEST_CASE("evicting an open trace publishes it first") {
-    Rig r({}, {2, 1u << 30});
-    r.apply({span_event(1, 1, 0), span_event(2, 1, 0), span_event(3, 1, 0)});
-    REQUIRE(r.published.size() == 1);
-    CHECK(r.published[0]->trace_id == tid(1));
-    CHECK_FALSE(r.published[0]->complete);
-    CHECK(r.assembler.open_traces() == 2);
+  TEST_CASE("late spans of a trace kept for its error are exported even when sampled out") {
+    assembly::AssemblerOptions o;
+    o.sample_rate = 0.0;
+    Rig r(o);
+    Event bad = span_event(1, 1, 0);
+    bad.span.error = "boom";
+    bad.span.fields |= protocol::field_error;
+    r.apply({bad, trace_end(1)});
+    r.apply({span_event(1, 2, 1)});
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[1]->follow_up);
+  }
+
+  TEST_CASE("a late span over the cap is refused without copying the exported trace") {
+    assembly::AssemblerOptions o;
+    o.max_spans_per_trace = 2;
+    Rig r(o);
+    r.apply({span_event(1, 1, 0), span_event(1, 2, 1), trace_end(1)});
+    auto held = r.store.get(tid(1));  // an exporter holding the snapshot
+    auto rejected = r.apply({span_event(1, 3, 1)});
+    REQUIRE(rejected.size() == 1);
+    CHECK(r.store.get(tid(1)).get() == held.get());  // still the same object: nothing copied
   }
 
   TEST_CASE("a big trace (indexed lookups) still merges duplicates") {
@@ -266,42 +200,70 @@ TEST_SUITE("assembler") {
     CHECK(r.published[0]->spans.size() == 100);
   }
 
-  TEST_CASE("every accepted span is published exactly once across random interleavings") {
+  TEST_CASE("next_deadline is the linger of the oldest ready trace or the idle timeout") {
     assembly::AssemblerOptions o;
-    o.trace_linger = 20ms;
-    o.trace_idle_timeout = 200ms;
-    Rig r(o, {50, 1u << 30});
-    std::mt19937 rng(1234);
-    std::set<std::pair<std::uint64_t, protocol::SpanId>> sent;
-    auto now = t0;
-    for (int round = 0; round < 400; ++round) {
-      std::vector<Event> batch;
-      for (int i = 0; i < 20; ++i) {
-        const std::uint64_t trace = 1 + rng() % 200;
-        const protocol::SpanId id = 1 + rng() % 30;
-        switch (rng() % 6) {
-          case 0: batch.push_back(span_event(trace, id, id == 1 ? 0 : 1, false, EventType::span_start)); break;
-          case 1: batch.push_back(end_event(trace, id)); break;
-          case 2: batch.push_back(trace_end(trace)); continue;
-          default: batch.push_back(span_event(trace, id, id == 1 ? 0 : 1)); break;
-        }
-        sent.insert({trace, id});
-      }
-      r.apply(batch, now);
-      now += std::chrono::milliseconds(rng() % 40);
-      r.assembler.tick(now);
-    }
-    r.assembler.finish_all();
-    std::map<std::pair<std::uint64_t, protocol::SpanId>, int> seen;
-    for (const auto& t : r.published)
-      for (const Span& s : t->spans) ++seen[{t->trace_id.lo, s.span_id}];
-    // A span id re-sent after its trace was evicted starts a new trace: count distinct
-    // publications per (trace, span) episode via the counters instead of the id set.
-    const auto c = r.assembler.counters();
-    std::uint64_t published_spans = 0;
-    for (const auto& [key, n] : seen) published_spans += static_cast<std::uint64_t>(n);
-    CHECK(published_spans == c.spans_accepted);
-    CHECK(c.spans_published == c.spans_accepted);
-    for (const auto& key : sent) CHECK(seen.contains(key));
+    o.trace_linger = 100ms;
+    o.trace_idle_timeout = 10s;
+    Rig r(o);
+    CHECK(r.assembler.next_deadline() == Clock::time_point::max());
+    r.apply({span_event(1, 1, 0, false, EventType::span_start)}, t0);
+    CHECK(r.assembler.next_deadline() == t0 + 10s);
+    r.apply({span_event(2, 1, 0)}, t0 + 1s);
+    CHECK(r.assembler.next_deadline() == t0 + 1100ms);
+    r.assembler.tick(t0 + 1100ms);
+    REQUIRE(r.published.size() == 1);
+    CHECK(r.published[0]->trace_id == tid(2));
+    CHECK(r.assembler.next_deadline() == t0 + 10s);
   }
+
+  TEST_CASE("a span that reopens a ready trace takes it off the linger path") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 100ms;
+    Rig r(o);
+    r.apply({span_event(1, 1, 0)}, t0);
+    r.apply({span_event(1, 2, 1, false, EventType::span_start)}, t0 + 10ms);
+    r.assembler.tick(t0 + 500ms);
+    CHECK(r.published.empty());
+    r.apply({end_event(1, 2)}, t0 + 600ms);
+    r.assembler.tick(t0 + 699ms);
+    CHECK(r.published.empty());
+    r.assembler.tick(t0 + 700ms);
+    REQUIRE(r.published.size() == 1);
+    CHECK(r.published[0]->complete);
+  }
+
+  TEST_CASE("trace_end for an unknown trace is counted and ignored") {
+    Rig r;
+    r.apply({trace_end(42)});
+    CHECK(r.published.empty());
+    CHECK(r.store.get(tid(42)) == nullptr);
+    CHECK(r.assembler.counters().trace_ends_ignored == 1);
+  }
+
+  TEST_CASE("sampling at 1.0 keeps every trace") {
+    assembly::AssemblerOptions o;
+    o.sample_rate = 1.0;
+    Rig r(o);
+    std::vector<Event> events;
+    for (std::uint64_t n = 1; n <= 50; ++n) {
+      events.push_back(span_event(n, 1, 0));
+      events.push_back(trace_end(n));
+    }
+    r.apply(events);
+    CHECK(r.published.size() == 50);
+    CHECK(r.assembler.counters().traces_sampled_out == 0);
+  }
+
+  TEST_CASE("a span learns its run_id from the trace and the trace from a later span") {
+    Rig r;
+    Event a = span_event(1, 1, 0);
+    Event b = span_event(1, 2, 1);
+    b.span.run_id = "run-9";
+    b.span.fields |= protocol::field_run_id;
+    r.apply({a, b, trace_end(1)});
+    REQUIRE(r.published.size() == 1);
+    CHECK(r.published[0]->run_id == "run-9");
+    REQUIRE(r.store.list("run-9").size() == 1);
+  }
+
 }

@@ -116,24 +116,65 @@ TEST_SUITE("decoder") {
     CHECK(outcome(span_line(R"("future":{"x":tru})")) == "invalid_json");
   }
 
-  TEST_CASE("rejects each broken rule with its reason") {
-    CHECK(outcome("not json") == "invalid_json");
+  TEST_CASE("rejects a line that is JSON but not an object as not_an_object") {
     CHECK(outcome("[]") == "not_an_object");
+    CHECK(outcome(R"("span")") == "not_an_object");
+    CHECK(outcome(" 42 ") == "not_an_object");
+    CHECK(outcome("null") == "not_an_object");
+    CHECK(outcome("not json") == "invalid_json");
+  }
+
+  TEST_CASE("rejects a line without a type as missing_type") {
     CHECK(outcome(R"({"trace_id":"1"})") == "missing_type");
+    CHECK(outcome("{}") == "missing_type");
+  }
+
+  TEST_CASE("rejects an unknown or non-string type as unknown_type") {
     CHECK(outcome(R"({"type":"metric"})") == "unknown_type");
+    CHECK(outcome(R"({"type":"SPAN"})") == "unknown_type");
     CHECK(outcome(R"({"type":7})") == "unknown_type");
+  }
+
+  TEST_CASE("rejects a span without trace_id as missing_trace_id") {
     CHECK(outcome(R"({"type":"span","span_id":"1","started_at":1732500000})") == "missing_trace_id");
+    CHECK(outcome(R"({"type":"span_start","trace_id":null,"span_id":"1","started_at":1732500000})") == "missing_trace_id");
+  }
+
+  TEST_CASE("rejects a malformed trace_id as bad_trace_id") {
     CHECK(outcome(R"({"type":"span","trace_id":"g1","span_id":"1","started_at":1732500000})") == "bad_trace_id");
     CHECK(outcome(R"({"type":"span","trace_id":5,"span_id":"1","started_at":1732500000})") == "bad_trace_id");
+    CHECK(outcome(R"({"type":"span","trace_id":"","span_id":"1","started_at":1732500000})") == "bad_trace_id");
+    CHECK(outcome(R"({"type":"trace","trace_id":"ab","spans":[{"trace_id":"ac","span_id":"1","started_at":1732500000}]})") ==
+          "bad_trace_id");
+  }
+
+  TEST_CASE("rejects a span without span_id as missing_span_id") {
     CHECK(outcome(R"({"type":"span","trace_id":"1","started_at":1732500000})") == "missing_span_id");
+    CHECK(outcome(R"({"type":"span_end","trace_id":"1","span_id":null,"ended_at":1732500000})") == "missing_span_id");
+  }
+
+  TEST_CASE("rejects a malformed span_id or parent_id as bad_span_id") {
     CHECK(outcome(R"({"type":"span","trace_id":"1","span_id":"0","started_at":1732500000})") == "bad_span_id");
+    CHECK(outcome(R"({"type":"span","trace_id":"1","span_id":"12345678901234567","started_at":1732500000})") == "bad_span_id");
     CHECK(outcome(span_line(R"("parent_id":12)")) == "bad_span_id");
+    CHECK(outcome(span_line(R"("parent_id":"zz")")) == "bad_span_id");
+  }
+
+  TEST_CASE("rejects an unknown kind as bad_kind") {
     CHECK(outcome(span_line(R"("kind":"ROBOT")")) == "bad_kind");
     CHECK(outcome(span_line(R"("kind":3)")) == "bad_kind");
+  }
+
+  TEST_CASE("rejects missing, malformed or reversed times as bad_time") {
     CHECK(outcome(R"({"type":"span","trace_id":"1","span_id":"1"})") == "bad_time");
+    CHECK(outcome(R"({"type":"span_start","trace_id":"1","span_id":"1","started_at":null})") == "bad_time");
     CHECK(outcome(span_line(R"("ended_at":"soon")")) == "bad_time");
     CHECK(outcome(span_line(R"("ended_at":1732499999)")) == "bad_time");
     CHECK(outcome(span_line(R"("end_time_unix_nano":"12x")")) == "bad_time");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1"}]})") == "bad_time");
+  }
+
+  TEST_CASE("rejects a known field of the wrong JSON type as bad_field") {
     CHECK(outcome(span_line(R"("inputs":[1])")) == "bad_field");
     CHECK(outcome(span_line(R"("outputs":"text")")) == "bad_field");
     CHECK(outcome(span_line(R"("metadata":5)")) == "bad_field");
@@ -142,7 +183,14 @@ TEST_SUITE("decoder") {
     CHECK(outcome(span_line(R"("run_id":true)")) == "bad_field");
     CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[7]})") == "bad_field");
     CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":{}})") == "bad_field");
-    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1"}]})") == "bad_time");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":null})") == "bad_field");
+  }
+
+  TEST_CASE("rejects repeated keys as duplicate_key and bad strings as invalid_utf8") {
+    CHECK(outcome(span_line(R"("name":"a","name":"b")")) == "duplicate_key");
+    CHECK(outcome(span_line(R"("x":1,"x":2)")) == "duplicate_key");
+    CHECK(outcome(span_line("\"name\":\"\xc0\xaf\"")) == "invalid_utf8");
+    CHECK(outcome(span_line(R"("name":"\udc00")")) == "invalid_utf8");
   }
 
   TEST_CASE("redacts default keys at any depth and any case, splicing the bytes") {
@@ -183,5 +231,132 @@ TEST_SUITE("decoder") {
     CHECK_FALSE(d.decode(span_line(R"("a":1,"a":1)"), e).ok);
     CHECK(d.decode(span_line(R"("name":"\ud83d\ude00")"), e).ok);
     CHECK(e.span.name == "\xf0\x9f\x98\x80");
+  }
+
+  TEST_CASE("finds the type wherever it is in the line") {
+    Event e;
+    REQUIRE(decode(R"({"trace_id":"1","span_id":"2","started_at":1732500000,"name":"n","type":"span_start"})", &e).ok);
+    CHECK(e.type == EventType::span_start);
+    CHECK(e.span.name == "n");
+    CHECK(e.span.span_id == 2);
+    REQUIRE(decode(R"({"\u0074ype":"flush","id":3})", &e).ok);
+    CHECK(e.flush_id == 3);
+    CHECK(outcome(R"({"id":3,"type":null})") == "missing_type");
+    CHECK(outcome(R"({"type":null,"id":3})") == "missing_type");
+    CHECK(outcome(R"({"id":3,"type":"nope"})") == "unknown_type");
+    CHECK(outcome(R"({"id":3,"type":"flush","x":[})") == "invalid_json");
+  }
+
+  TEST_CASE("fields of other event types are unknown fields: ignored, still validated") {
+    CHECK(outcome(R"({"type":"flush","id":1,"name":5,"trace_id":false,"spans":"x"})") == "ok");
+    CHECK(outcome(span_line(R"("version":"x","id":-1,"client":7,"spans":{})")) == "ok");
+    CHECK(outcome(R"({"type":"hello","trace_id":7,"started_at":"x"})") == "ok");
+    CHECK(outcome(R"({"type":"trace_end","trace_id":"1","span_id":"zz","inputs":[]})") == "ok");
+    CHECK(outcome(R"({"type":"flush","name":"\ud800"})") == "invalid_utf8");
+  }
+
+  TEST_CASE("sets a field bit for each span field present, error only for a string") {
+    Event e;
+    REQUIRE(decode(span_line(R"("name":null,"run_id":"r","error":null,"outputs":null,"metadata":{})"), &e).ok);
+    CHECK_FALSE(e.span.has(field_name));
+    CHECK(e.span.has(field_run_id));
+    CHECK_FALSE(e.span.has(field_error));
+    CHECK(e.span.has(field_outputs));
+    CHECK(e.span.outputs == "null");
+    CHECK(e.span.has(field_metadata));
+    CHECK(e.span.has(field_started_at));
+    CHECK_FALSE(e.span.has(field_ended_at));
+    CHECK_FALSE(e.span.has(field_inputs));
+    CHECK(e.span.inputs == "{}");
+    CHECK_FALSE(e.span.has(field_kind));
+    CHECK_FALSE(e.span.has(field_parent_id));
+    REQUIRE(decode(span_line(R"("error":"","kind":"TOOL","parent_id":"a")"), &e).ok);
+    CHECK(e.span.has(field_error));
+    CHECK(e.span.has(field_kind));
+    CHECK(e.span.has(field_parent_id));
+  }
+
+  TEST_CASE("reads times in exponent form and refuses ones outside int64 nanoseconds") {
+    Event e;
+    REQUIRE(decode(span_line(R"("ended_at":1.732500001e9)"), &e).ok);
+    CHECK(e.span.ended_at_ns == 1732500001000000000LL);
+    REQUIRE(decode(span_line(R"("ended_at":17325000010e-1)"), &e).ok);
+    CHECK(e.span.ended_at_ns == 1732500001000000000LL);
+    CHECK(outcome(span_line(R"("ended_at":9300000000)")) == "bad_time");
+    CHECK(outcome(span_line(R"("ended_at":123456789012345678901234567890)")) == "bad_time");
+    CHECK(outcome(span_line(R"("ended_at":-0)")) == "bad_time");
+    CHECK(outcome(span_line(R"("ended_at":true)")) == "bad_time");
+    CHECK(outcome(span_line(R"("end_time_unix_nano":"0")")) == "bad_time");
+    CHECK(outcome(span_line(R"("end_time_unix_nano":"9223372036854775808")")) == "bad_time");
+    CHECK(outcome(span_line(R"("end_time_unix_nano":-5)")) == "bad_time");
+    CHECK(outcome(span_line(R"("end_time_unix_nano":1.5)")) == "bad_time");
+    CHECK(outcome(span_line(R"("end_time_unix_nano":{})")) == "bad_time");
+    DecodeOptions far;
+    far.monotonic_offset_ns = 9'223'372'036'854'775'000LL;
+    CHECK(outcome(span_line(R"("ended_at":100)"), far) == "bad_time");
+  }
+
+  TEST_CASE("a trace line needs its trace_id; its spans list may be empty or absent") {
+    Event e;
+    REQUIRE(decode(R"({"type":"trace","trace_id":"1","spans":[]})", &e).ok);
+    CHECK(e.spans.empty());
+    CHECK(outcome(R"({"type":"trace","trace_id":"1"})") == "ok");
+    CHECK(outcome(R"({"type":"trace","spans":[]})") == "missing_trace_id");
+    CHECK(outcome(R"({"type":"trace_end"})") == "missing_trace_id");
+    CHECK(outcome(R"({"type":"trace_end","trace_id":"0"})") == "bad_trace_id");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1","started_at":1732500000,"kind":"x"}]})") ==
+          "bad_kind");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1","started_at":1732500000,"span_id":"2"}]})") ==
+          "duplicate_key");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1","started_at":1732500000},]})") ==
+          "invalid_json");
+  }
+
+  TEST_CASE("hello carries an integer version and string names") {
+    Event e;
+    REQUIRE(decode(R"({"type":"hello"})", &e).ok);
+    CHECK(e.protocol_version == 1);
+    REQUIRE(decode(R"({"type":"hello","version":2,"client":"c"})", &e).ok);
+    CHECK(e.protocol_version == 2);
+    CHECK(e.client_name == "c");
+    CHECK(outcome(R"({"type":"hello","version":1.5})") == "bad_field");
+    CHECK(outcome(R"({"type":"hello","version":"1"})") == "bad_field");
+    CHECK(outcome(R"({"type":"hello","client":1})") == "bad_field");
+  }
+
+  TEST_CASE("redacts in outputs and arrays, only the outermost match, keys compared unescaped") {
+    DecodeOptions o;
+    o.redact_keys = {"Token", "secret"};
+    Event e;
+    REQUIRE(decode(span_line(R"("outputs":{"list":[{"token":1},{"x":{"SECRET":{"token":2}}}]},)"
+                             R"("inputs":{"tok\u0065n" : [1,2] , "tokens":3})"),
+                   &e, o).ok);
+    CHECK(e.span.outputs == R"({"list":[{"token":"[REDACTED]"},{"x":{"SECRET":"[REDACTED]"}}]})");
+    CHECK(e.span.inputs == R"({"tok\u0065n" : "[REDACTED]" , "tokens":3})");
+    REQUIRE(decode(span_line(R"("name":"token","token":"top-level stays")"), &e, o).ok);
+    CHECK(e.span.name == "token");
+  }
+
+  TEST_CASE("rejects JSON syntax errors as invalid_json") {
+    for (const char* bad : {"", "   ", "{", "{\"type\":\"span\",}", "{\"type\" \"span\"}", "{'type':'span'}",
+                            "{\"type\":\"flush\",\"id\":01}", "{\"type\":\"flush\",\"id\":1.}",
+                            "{\"type\":\"flush\",\"id\":.5}", "{\"type\":\"flush\",\"id\":+1}",
+                            "{\"type\":\"flush\",\"x\":NaN}", "{\"type\":\"flush\",\"x\":Infinity}",
+                            "{\"type\":\"flush\",\"x\":-}", "\xef\xbb\xbf{\"type\":\"flush\"}",
+                            "{\"type\":\"flush\"}{}", "{\"type\":\"flush\",\"x\":\"a\tb\"}",
+                            "{\"type\":\"flush\",\"x\":\"\\x\"}", "{\"type\":\"flush\",\"x\":\"\\u12\"}"}) {
+      INFO("line: " << std::string(bad));
+      CHECK(outcome(bad) == "invalid_json");
+    }
+    CHECK(outcome(" {\"type\":\"flush\"}\t\r ") == "ok");
+  }
+
+  TEST_CASE("refuses nesting past max_depth with too_deep") {
+    DecodeOptions o;
+    o.max_depth = 3;
+    CHECK(outcome(span_line(R"("inputs":{"a":{}})"), o) == "ok");
+    CHECK(outcome(span_line(R"("inputs":{"a":{"b":[]}})"), o) == "too_deep");
+    CHECK(outcome(R"({"type":"trace","trace_id":"1","spans":[{"span_id":"1","started_at":1732500000,"inputs":{}}]})", o) ==
+          "too_deep");
   }
 }

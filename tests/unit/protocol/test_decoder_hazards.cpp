@@ -2,13 +2,16 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "protocol/encoder.hpp"
+#include "protocol/trace_tree.hpp"
 #include "test_support.hpp"
 
 using namespace tracecol::protocol;
@@ -52,6 +55,25 @@ TEST_SUITE("decoder hazards") {
     }
   }
 
+  TEST_CASE("never reads past the given length inside a larger buffer either") {
+    const std::string line = span_line(R"("name":"abc")");
+    // The view ends before bytes that would complete (or break) the line if read.
+    std::string buffer = line.substr(0, line.size() - 1) + R"(,"x":1})" + "garbage";
+    Decoder d;
+    Event e;
+    CHECK(d.decode(std::string_view(buffer.data(), line.size() - 1), e).reason == RejectReason::invalid_json);
+    buffer = line + "\xff\x00{";
+    CHECK(d.decode(std::string_view(buffer.data(), line.size()), e).ok);
+    // Cut inside a string, an escape and a UTF-8 sequence: each must stop at the end.
+    for (const std::string& cut : {std::string(R"({"type":"span","name":"ab)"), std::string(R"({"type":"span","name":"\u00)"),
+                                   std::string("{\"type\":\"span\",\"name\":\"\xe2\x82")}) {
+      std::string padded = cut + "\xac\"}";
+      auto r = d.decode(std::string_view(padded.data(), cut.size()), e);
+      CHECK_FALSE(r.ok);
+      CHECK(r.offset <= cut.size());
+    }
+  }
+
   TEST_CASE("escaped lone surrogates are invalid UTF-8, paired ones decode") {
     CHECK(outcome(span_line(R"("name":"\udc00")")) == "invalid_utf8");
     CHECK(outcome(span_line(R"("name":"\ud800x")")) == "invalid_utf8");
@@ -74,6 +96,9 @@ TEST_SUITE("decoder hazards") {
     CHECK(outcome(span_line(R"("inputs":{"a":{"b":1,"b":2}})")) == "duplicate_key");
     CHECK(outcome(span_line(R"("metadata":{"k":1,"\u006b":2})")) == "duplicate_key");
     CHECK(outcome(span_line(R"("inputs":{"a":{"b":1},"c":{"b":2}})")) == "ok");
+    CHECK(outcome(span_line(R"("inputs":{"a":[{"b":1,"b":2}]})")) == "duplicate_key");
+    CHECK(outcome(span_line(R"("trace_id":"2")")) == "duplicate_key");
+    CHECK(outcome(span_line(R"("tr\u0061ce_id":"2")")) == "duplicate_key");
   }
 
   TEST_CASE("an object with 100k distinct keys is checked in O(k log k)") {
@@ -99,6 +124,27 @@ TEST_SUITE("decoder hazards") {
     CHECK_FALSE(d.HasParseError());
     CHECK(d["name"].GetStringLength() == 6);
     CHECK(d["duration_ms"].IsNumber());
+
+    // Times no decoder would produce: the difference overflows int64, yet stays a number.
+    Trace t;
+    t.trace_id = s.trace_id;
+    s.started_at_ns = INT64_MIN;
+    s.ended_at_ns = INT64_MAX;
+    t.spans.push_back(s);
+    s.span_id = 1;
+    s.parent_id = 2;
+    s.started_at_ns = INT64_MAX;
+    s.ended_at_ns = INT64_MIN;
+    t.spans.push_back(s);
+    out.clear();
+    append_trace_json(out, t);
+    d.Parse(out.data(), out.size());
+    REQUIRE_FALSE(d.HasParseError());
+    CHECK(d["duration_ms"].IsNumber());
+    CHECK(d["spans"][0]["duration_ms"].IsNumber());
+    CHECK(d["spans"][1]["duration_ms"].IsNumber());
+    CHECK(d["spans"][0]["started_at"].IsNumber());
+    CHECK(as_tree(t).find("inf") == std::string::npos);
   }
 
   TEST_CASE("every corpus line is rejected with its listed reason") {

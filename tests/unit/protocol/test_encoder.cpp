@@ -16,7 +16,7 @@ Span make_span(SpanId id, SpanId parent, std::int64_t start_ms, std::int64_t end
   s.parent_id = parent;
   s.started_at_ns = 1732500000000000000LL + start_ms * 1000000;
   s.ended_at_ns = end_ms < 0 ? 0 : 1732500000000000000LL + end_ms * 1000000;
-  s.name = "s" + std::to_string(id);
+  s.name = std::string("s").append(std::to_string(id));
   return s;
 }
 

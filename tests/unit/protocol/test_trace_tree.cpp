@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "protocol/trace_tree.hpp"
 
 using namespace tracecol::protocol;
@@ -10,7 +13,7 @@ Span span(SpanId id, SpanId parent, const char* name, std::int64_t start_ms, std
   Span s;
   s.span_id = id;
   s.parent_id = parent;
-  s.name = name;
+  s.name = std::string(name);  // not operator=(const char*): g++ 12 -Wrestrict false positive at -O2
   s.started_at_ns = 1732500000000000000LL + start_ms * 1000000;
   s.ended_at_ns = end_ms < 0 ? 0 : 1732500000000000000LL + end_ms * 1000000;
   return s;
@@ -58,8 +61,60 @@ TEST_SUITE("trace tree") {
     t.spans = {span(1, 2, "a", 0, 1), span(2, 1, "b", 1, 2), span(3, 3, "self", 2, 3)};
     auto rows = tree_order(t);
     CHECK(rows.size() == 3);
-    // The self-parent is an orphan root at once; the a<->b cycle is broken after the roots.
-    CHECK(as_tree(t) == "self [1ms] (orphan)\na [1ms] (orphan)\n  b [1ms]\n");
+    // Each cycle is broken at its earliest member, which sorts among the other roots.
+    CHECK(as_tree(t) == "a [1ms] (orphan)\n  b [1ms]\nself [1ms] (orphan)\n");
+  }
+
+  TEST_CASE("breaks a cycle at its earliest member even when a span hanging off it starts earlier") {
+    Trace t;
+    // 1 -> 2 -> 3 -> 1 is the cycle; 4 hangs off 3 and starts first of all.
+    t.spans = {span(1, 3, "c1", 20, 30), span(2, 1, "c2", 10, 30), span(3, 2, "c3", 15, 30), span(4, 3, "leaf", 0, 5)};
+    CHECK(as_tree(t) == "c2 [20ms] (orphan)\n  c3 [15ms]\n    leaf [5ms]\n    c1 [10ms]\n");
+  }
+
+  TEST_CASE("prints a three-level chain with growing indentation") {
+    Trace t = seed_trace();
+    t.spans[0].parent_id = 2;  // tool.fetch under llm.complete
+    CHECK(as_tree(t) == "agent.run [142ms]\n  llm.complete [130ms]\n    tool.fetch [12ms]\n");
+  }
+
+  TEST_CASE("every span appears exactly once whatever the parent links") {
+    Trace t;
+    const SpanId n = 2000;
+    for (SpanId i = 1; i <= n; ++i) {
+      // A hostile mix: roots, orphans, self-parents, long cycles and shared parents.
+      const SpanId parent = i % 97 == 0 ? 0 : i % 89 == 0 ? n + i : i % 83 == 0 ? i : (i * 7919) % n + 1;
+      t.spans.push_back(span(i, parent, "s", static_cast<std::int64_t>((i * 31) % 50), 60));
+    }
+    t.spans.push_back(span(5, 0, "duplicate id", 1, 2));
+    const auto rows = tree_order(t);
+    REQUIRE(rows.size() == t.spans.size());
+    std::vector<int> seen(t.spans.size(), 0);
+    for (const auto& row : rows) ++seen[row.index];
+    CHECK(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(t.spans.size()));
+    // A row's parent row comes before it, one level up.
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      if (rows[r].depth > 0) CHECK(rows[r - 1].depth >= rows[r].depth - 1);
+  }
+
+  TEST_CASE("the header prints a short id as written and omits an empty run_id") {
+    Trace t;
+    t.trace_id = *parse_trace_id("3a7f1c2b");
+    CHECK(tree_header(t) == "[Trace 3a7f1c2b]");
+    t.trace_id = *parse_trace_id("abc");
+    CHECK(tree_header(t) == "[Trace 00000abc]");
+    t.trace_id = *parse_trace_id("123456789abc");
+    t.run_id = std::string("r");
+    CHECK(tree_header(t) == "[Trace 12345678] run_id=r");
+  }
+
+  TEST_CASE("rounds durations to whole milliseconds") {
+    Trace t;
+    t.spans = {span(1, 0, "a", 0, 0)};
+    t.spans[0].ended_at_ns = t.spans[0].started_at_ns + 1'499'999;
+    CHECK(as_tree(t) == "a [1ms]\n");
+    t.spans[0].ended_at_ns = t.spans[0].started_at_ns + 1'500'000;
+    CHECK(as_tree(t) == "a [2ms]\n");
   }
 
   TEST_CASE("walks a 100k-span chain without recursion") {

@@ -167,4 +167,65 @@ TEST_SUITE("store") {
     CHECK(txn.find_open(tid(1)) == nullptr);  // still exported
     CHECK(txn.is_exported(tid(1)));
   }
+
+  TEST_CASE("a trace that learns its run_id late keeps its insertion place in the run") {
+    store::TraceStore s;
+    put(s, 1, 1, false);  // no run yet
+    put(s, 2, 1, true, "run-a");
+    {
+      auto txn = s.begin();
+      txn.set_run_id(tid(1), "run-a");
+    }
+    auto run = s.list("run-a");
+    REQUIRE(run.size() == 2);
+    CHECK(run[0]->trace_id == tid(1));
+    CHECK(run[1]->trace_id == tid(2));
+    CHECK(run[0]->run_id == "run-a");
+    store::TraceFilter f;
+    f.run_id = "run-a";
+    f.limit = 1;
+    auto newest = s.find(f);
+    REQUIRE(newest.size() == 1);
+    CHECK(newest[0]->trace_id == tid(2));
+  }
+
+  TEST_CASE("the run index forgets evicted traces and renamed runs") {
+    store::TraceStore s({2, 1u << 30});
+    put(s, 1, 1, true, "run-a");
+    put(s, 2, 1, true, "run-a");
+    {
+      auto txn = s.begin();
+      txn.set_run_id(tid(2), "run-b");
+    }
+    CHECK(s.list("run-a").size() == 1);
+    put(s, 3, 1, true, "run-a");  // evicts trace 1
+    auto run = s.list("run-a");
+    REQUIRE(run.size() == 1);
+    CHECK(run[0]->trace_id == tid(3));
+    CHECK(s.list("run-b").size() == 1);
+  }
+
+  TEST_CASE("setting a run_id on a shared exported trace leaves the snapshot unchanged") {
+    store::TraceStore s;
+    put(s, 1, 1, true);
+    auto frozen = s.get(tid(1));
+    {
+      auto txn = s.begin();
+      txn.set_run_id(tid(1), "run-z");
+      CHECK(txn.is_exported(tid(1)));
+    }
+    CHECK(frozen->run_id.empty());
+    CHECK(s.get(tid(1))->run_id == "run-z");
+  }
+
+  TEST_CASE("counts bytes and spans as the writer reports them") {
+    store::TraceStore s;
+    put(s, 1, 3);
+    put(s, 2, 2);
+    const auto c = s.counters();
+    CHECK(c.traces == 2);
+    CHECK(c.spans == 5);
+    CHECK(c.inserted == 2);
+    CHECK(c.bytes >= 5 * sizeof(Span));
+  }
 }

@@ -1,0 +1,72 @@
+#include "daemon/assembly/late_spans.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+namespace tracecol::assembly {
+
+using protocol::Span;
+using protocol::Trace;
+
+LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& span, bool is_end,
+                                  std::size_t max_spans) {
+  const protocol::TraceId id = span.trace_id;
+  // A new span for a full trace is refused before thaw(): no copy of a big exported trace.
+  if (const Trace* seen = txn.peek(id); seen != nullptr && seen->spans.size() >= max_spans &&
+      std::none_of(seen->spans.begin(), seen->spans.end(), [&](const Span& s) { return s.span_id == span.span_id; })) {
+    return Outcome::rejected;
+  }
+  Trace* stored = txn.thaw(id);
+  PerTrace& late = traces_[id];
+  if (late.indexed_spans != stored->spans.size()) late.index.reset();  // defensive: never trust a stale index
+  if (!late.index && stored->spans.size() > linear_scan_limit) {
+    late.index = std::make_unique<SpanIndex>();
+    late.index->reserve(stored->spans.size() * 2);
+    for (std::uint32_t i = 0; i < stored->spans.size(); ++i) late.index->emplace(stored->spans[i].span_id, i);
+  }
+  Outcome outcome = Outcome::added;
+  if (Span* known = find_span(*stored, span.span_id, late.index.get())) {
+    // Already exported once: the stored copy learns the new fields, nobody is told twice.
+    const std::size_t before = known->footprint();
+    merge_span(*known, std::move(span), is_end);
+    txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
+    outcome = Outcome::merged;
+  } else if (stored->spans.size() >= max_spans) {
+    outcome = Outcome::rejected;
+  } else {
+    if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
+    if (span.run_id.empty()) span.run_id = stored->run_id;
+    span.late = true;
+    if (late.record == no_record) {
+      auto record = std::make_shared<Trace>();
+      record->trace_id = id;
+      record->run_id = stored->run_id;
+      record->complete = true;
+      record->follow_up = true;
+      late.record = records_.size();
+      records_.push_back(std::move(record));
+    }
+    records_[late.record]->spans.push_back(span);  // exporters get this copy, the store keeps the span
+    txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
+    stored->spans.push_back(std::move(span));
+    index_appended(*stored, late.index);
+  }
+  late.indexed_spans = stored->spans.size();
+  txn.refreeze(id);
+  return outcome;
+}
+
+std::vector<std::shared_ptr<Trace>> LateSpans::take() {
+  // Indexes outlive the apply (evicted traces are caught by forget() or the size check);
+  // entries without one, and all of them past the bound, go.
+  if (traces_.size() > max_indexes) {
+    traces_.clear();
+  } else {
+    std::erase_if(traces_, [](const auto& entry) { return !entry.second.index; });
+    for (auto& [id, late] : traces_) late.record = no_record;
+  }
+  return std::exchange(records_, {});
+}
+
+}  // namespace tracecol::assembly

@@ -1,0 +1,47 @@
+#pragma once
+// Spans that arrive for an already exported trace, within one Assembler::apply().
+
+#include <cstddef>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/assembly/open_trace.hpp"
+#include "daemon/store/trace_store.hpp"
+
+namespace tracecol::assembly {
+
+/**
+ * Adds late spans to the stored (thawed, then refrozen) trace and collects the new ones
+ * into one follow-up record per trace: Trace{trace_id, run_id, complete, follow_up,
+ * just the late spans}. A copy of a span already exported is merged into the stored
+ * span and not collected, so every span is published once. Big traces get a span index
+ * built on first use and kept across applies (at most max_indexes of them), so a stream
+ * of late copies for one big trace costs O(1) each, not O(trace). Owned by the
+ * assembler; not thread-safe.
+ */
+class LateSpans {
+ public:
+  enum class Outcome { merged, added, rejected };
+
+  /** Precondition: the store holds span.trace_id exported. */
+  Outcome add(store::TraceStore::Transaction& txn, protocol::Span&& span, bool is_end, std::size_t max_spans);
+  /** A new trace takes this id in the store (the old one was evicted): its index is stale. */
+  void forget(const protocol::TraceId& id) { traces_.erase(id); }
+  /** The follow-up records collected since the last take(), in first-late-span order. */
+  std::vector<std::shared_ptr<protocol::Trace>> take();
+
+  static constexpr std::size_t max_indexes = 16;  // bounds memory: each may cover max_spans_per_trace spans
+
+ private:
+  static constexpr std::size_t no_record = static_cast<std::size_t>(-1);
+  struct PerTrace {
+    std::size_t record = no_record;   // index in records_ (this apply only)
+    std::unique_ptr<SpanIndex> index; // for traces past linear_scan_limit
+    std::size_t indexed_spans = 0;    // trace size the index describes: a mismatch means rebuild
+  };
+  std::unordered_map<protocol::TraceId, PerTrace, protocol::TraceIdHash> traces_;
+  std::vector<std::shared_ptr<protocol::Trace>> records_;
+};
+
+}  // namespace tracecol::assembly

@@ -1,0 +1,211 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "tests/unit/assembly/assembler_rig.hpp"
+
+using namespace tracecol;
+using namespace tracecol::assembly::testing;
+using namespace std::chrono_literals;
+using assembly::Clock;
+
+TEST_SUITE("assembler") {
+  TEST_CASE("a late span is published once as a follow-up and kept in the store") {
+    Rig r;
+    r.apply({span_event(1, 1, 0), trace_end(1)});
+    auto snapshot = r.store.get(tid(1));
+    r.apply({span_event(1, 2, 1), span_event(1, 3, 1)});
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[1]->follow_up);
+    REQUIRE(r.published[1]->spans.size() == 2);
+    CHECK(r.published[1]->spans[0].late);
+    CHECK(snapshot->spans.size() == 1);  // the exported snapshot is untouched
+    CHECK(r.store.get(tid(1))->spans.size() == 3);
+    r.apply({span_event(1, 2, 1)});  // a duplicate of a late span: merged, not re-published
+    CHECK(r.published.size() == 2);
+  }
+
+  TEST_CASE("evicting an open trace publishes it first") {
+    Rig r({}, {2, 1u << 30});
+    r.apply({span_event(1, 1, 0), span_event(2, 1, 0), span_event(3, 1, 0)});
+    REQUIRE(r.published.size() == 1);
+    CHECK(r.published[0]->trace_id == tid(1));
+    CHECK_FALSE(r.published[0]->complete);
+    CHECK(r.assembler.open_traces() == 2);
+  }
+
+  TEST_CASE("every accepted span is published exactly once across random interleavings") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 20ms;
+    o.trace_idle_timeout = 200ms;
+    Rig r(o, {50, 1u << 30});
+    std::mt19937 rng(1234);
+    std::set<std::pair<std::uint64_t, protocol::SpanId>> sent;
+    auto now = t0;
+    for (int round = 0; round < 400; ++round) {
+      std::vector<Event> batch;
+      for (int i = 0; i < 20; ++i) {
+        const std::uint64_t trace = 1 + rng() % 200;
+        const protocol::SpanId id = 1 + rng() % 30;
+        switch (rng() % 6) {
+          case 0: batch.push_back(span_event(trace, id, id == 1 ? 0 : 1, false, EventType::span_start)); break;
+          case 1: batch.push_back(end_event(trace, id)); break;
+          case 2: batch.push_back(trace_end(trace)); continue;
+          default: batch.push_back(span_event(trace, id, id == 1 ? 0 : 1)); break;
+        }
+        sent.insert({trace, id});
+      }
+      r.apply(batch, now);
+      now += std::chrono::milliseconds(rng() % 40);
+      r.assembler.tick(now);
+    }
+    r.assembler.finish_all();
+    std::map<std::pair<std::uint64_t, protocol::SpanId>, int> seen;
+    for (const auto& t : r.published)
+      for (const Span& s : t->spans) ++seen[{t->trace_id.lo, s.span_id}];
+    // A span id re-sent after its trace was evicted starts a new trace: count distinct
+    // publications per (trace, span) episode via the counters instead of the id set.
+    const auto c = r.assembler.counters();
+    std::uint64_t published_spans = 0;
+    for (const auto& [key, n] : seen) published_spans += static_cast<std::uint64_t>(n);
+    CHECK(published_spans == c.spans_accepted);
+    CHECK(c.spans_published == c.spans_accepted);
+    for (const auto& key : sent) CHECK(seen.contains(key));
+  }
+  TEST_CASE("a late span_end for an exported span updates the stored copy only") {
+    assembly::AssemblerOptions o;
+    o.trace_idle_timeout = 1s;
+    Rig r(o);
+    r.apply({span_event(1, 1, 0, false, EventType::span_start)}, t0);
+    r.assembler.tick(t0 + 1s);
+    REQUIRE(r.published.size() == 1);
+    CHECK_FALSE(r.published[0]->spans[0].ended());
+    r.apply({end_event(1, 1)}, t0 + 2s);
+    CHECK(r.published.size() == 1);  // merged into the stored span, not published again
+    CHECK(r.store.get(tid(1))->spans[0].ended());
+    CHECK_FALSE(r.published[0]->spans[0].ended());  // the exported snapshot is untouched
+    CHECK(r.assembler.counters().spans_merged == 1);
+  }
+
+  TEST_CASE("late spans for a big exported trace make one follow-up per apply") {
+    Rig r;
+    std::vector<Event> events;
+    for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, i == 1 ? 0 : 1));
+    events.push_back(trace_end(1));
+    r.apply(events);
+    events.clear();
+    for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, 1));  // duplicates
+    for (protocol::SpanId i = 101; i <= 110; ++i) events.push_back(span_event(1, i, 1));
+    r.apply(events);
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[1]->follow_up);
+    CHECK(r.published[1]->spans.size() == 10);
+    CHECK(r.store.get(tid(1))->spans.size() == 110);
+    r.apply({span_event(1, 111, 1)});
+    REQUIRE(r.published.size() == 3);
+    CHECK(r.published[2]->spans.size() == 1);
+  }
+
+  TEST_CASE("a trace evicted and restarted within one batch takes late spans safely") {
+    Rig r({}, {2, 1u << 30});
+    std::vector<Event> events;
+    for (protocol::SpanId i = 1; i <= 40; ++i) events.push_back(span_event(1, i, i == 1 ? 0 : 1));
+    events.push_back(trace_end(1));
+    events.push_back(span_event(1, 41, 1));  // late: builds an index over trace 1
+    events.push_back(span_event(2, 1, 0));
+    events.push_back(span_event(3, 1, 0));   // evicts trace 1 (exported)
+    events.push_back(span_event(1, 7, 0));   // a new trace 1, evicting trace 2
+    events.push_back(trace_end(1));
+    events.push_back(span_event(1, 8, 7));   // late for the new trace 1
+    events.push_back(span_event(1, 7, 0));   // duplicate of an exported span
+    r.apply(events);
+    auto stored = r.store.get(tid(1));
+    REQUIRE(stored != nullptr);
+    CHECK(stored->spans.size() == 2);
+    r.assembler.finish_all();
+    const auto c = r.assembler.counters();
+    CHECK(c.spans_published == c.spans_accepted);
+  }
+
+  TEST_CASE("a trace event for an exported trace leaves the published snapshot alone") {
+    Rig r;
+    r.apply({span_event(1, 1, 0), trace_end(1)});
+    Event e;
+    e.type = EventType::trace;
+    e.trace_id = tid(1);
+    e.run_id = "run-late";
+    e.spans = {span_event(1, 2, 1).span};
+    r.apply({e});
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[0]->run_id.empty());
+    CHECK(r.published[1]->follow_up);
+    CHECK(r.store.get(tid(1))->run_id == "run-late");
+  }
+
+  TEST_CASE("every accepted span id is published exactly once when nothing is evicted") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 20ms;
+    o.trace_idle_timeout = 300ms;
+    Rig r(o, {100000, 1u << 30});
+    std::mt19937 rng(99);
+    std::set<std::pair<std::uint64_t, protocol::SpanId>> sent;
+    auto now = t0;
+    for (int round = 0; round < 500; ++round) {
+      std::vector<Event> batch;
+      for (int i = 0; i < 16; ++i) {
+        const std::uint64_t trace = 1 + rng() % 200;
+        const protocol::SpanId id = 1 + rng() % 40;
+        const protocol::SpanId parent = id == 1 ? 0 : 1 + rng() % id;  // sometimes itself: a cycle
+        switch (rng() % 7) {
+          case 0: batch.push_back(span_event(trace, id, parent, false, EventType::span_start)); break;
+          case 1: batch.push_back(end_event(trace, id)); break;
+          case 2: batch.push_back(trace_end(trace)); continue;
+          case 3: batch.push_back(span_event(trace, id, parent)); batch.push_back(batch.back()); break;
+          default: batch.push_back(span_event(trace, id, parent)); break;
+        }
+        sent.insert({trace, id});
+      }
+      r.apply(batch, now);
+      now += std::chrono::milliseconds(rng() % 40);
+      r.assembler.tick(now);
+    }
+    r.assembler.finish_all();
+    CHECK(r.assembler.open_traces() == 0);
+    std::map<std::pair<std::uint64_t, protocol::SpanId>, int> seen;
+    for (const auto& t : r.published)
+      for (const Span& s : t->spans) ++seen[{t->trace_id.lo, s.span_id}];
+    CHECK(seen.size() == sent.size());
+    int not_once = 0;
+    for (const auto& [key, n] : seen) not_once += n == 1 ? 0 : 1;
+    CHECK(not_once == 0);
+    const auto c = r.assembler.counters();
+    CHECK(c.spans_accepted == sent.size());
+    CHECK(c.spans_published == c.spans_accepted);
+    CHECK(r.store.counters().spans == sent.size());
+  }
+  TEST_CASE("late copies for a big exported trace across many batches merge into the stored spans") {
+    Rig r;
+    std::vector<Event> events;
+    for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, i == 1 ? 0 : 1));
+    events.push_back(trace_end(1));
+    r.apply(events);
+    for (protocol::SpanId i = 1; i <= 50; ++i) r.apply({span_event(1, i, 1), span_event(1, 100 + i, 1)});
+    for (std::uint64_t n = 2; n <= 40; ++n) {  // more exported traces with late spans than indexes kept
+      std::vector<Event> other;
+      for (protocol::SpanId i = 1; i <= 40; ++i) other.push_back(span_event(n, i, i == 1 ? 0 : 1));
+      other.push_back(trace_end(n));
+      other.push_back(span_event(n, 41, 1));
+      r.apply(other);
+    }
+    r.apply({span_event(1, 120, 1), span_event(1, 151, 1)});
+    const auto stored = r.store.get(tid(1));
+    CHECK(stored->spans.size() == 151);
+    const auto c = r.assembler.counters();
+    CHECK(c.spans_merged == 51);
+    CHECK(c.spans_published == c.spans_accepted);
+    CHECK(c.spans_late == 51 + 39);
+  }
+
+}
