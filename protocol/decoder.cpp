@@ -120,7 +120,7 @@ struct Decoder::Impl {
     const char* start = p;
     scan.clear_redactions();
     const bool redact = keep && !options.redact_keys.empty();
-    if (!scan.skip_value(p, depth, redact ? &options.redact_keys : nullptr)) return Member::failed;
+    if (!scan.skip_value(p, depth, redact ? &options.redact_keys : nullptr, keep)) return Member::failed;
     if (!keep) return Member::handled;
     present = true;
     const auto& cuts = scan.redactions();

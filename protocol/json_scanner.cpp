@@ -1,6 +1,8 @@
 #include "protocol/json_scanner.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -293,7 +295,45 @@ bool JsonScanner::end_keys(const char* at) {
   return duplicate ? fail(RejectReason::duplicate_key, at) : true;
 }
 
-bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys) {
+bool JsonScanner::fits_double(std::string_view token) {
+  std::size_t i = token.empty() || token[0] != '-' ? 0 : 1;
+  const std::size_t int_begin = i;
+  while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+  const std::size_t int_digits = i - int_begin;
+  std::int64_t lead = 0;  // decimal exponent of the first significant digit
+  bool zero = false;
+  if (token[int_begin] != '0') {
+    lead = static_cast<std::int64_t>(int_digits) - 1;
+  } else {
+    std::size_t j = i + (i < token.size() && token[i] == '.' ? 1 : 0);
+    const std::size_t frac_begin = j;
+    while (j < token.size() && token[j] == '0') ++j;
+    zero = j >= token.size() || token[j] < '1' || token[j] > '9';
+    lead = -static_cast<std::int64_t>(j - frac_begin) - 1;
+  }
+  while (i < token.size() && token[i] != 'e' && token[i] != 'E') ++i;
+  std::int64_t exp = 0;
+  if (i < token.size()) {
+    ++i;
+    const bool minus = token[i] == '-';
+    if (token[i] == '-' || token[i] == '+') ++i;
+    while (i < token.size() && token[i] == '0') ++i;
+    if (token.size() - i > 3) return false;  // 4+ significant exponent digits: beyond +-308
+    for (; i < token.size(); ++i) exp = exp * 10 + (token[i] - '0');
+    if (exp > 308) return false;
+    if (minus) exp = -exp;
+  }
+  if (zero) return true;
+  lead += exp;
+  if (lead < 308) return true;
+  if (lead > 308) return false;
+  double value = 0;  // 1e308 .. 9.99e308: only the exact conversion knows
+  const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+  return ec == std::errc() && ptr == token.data() + token.size() && std::isfinite(value);
+}
+
+bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys,
+                             bool kept) {
   const std::size_t base = stack_.size();
   const char* redact_start = nullptr;   // value of a redacted key being scanned
   std::size_t redact_level = 0;
@@ -339,6 +379,7 @@ bool JsonScanner::skip_value(const char*& p, std::size_t depth, const std::vecto
           if (!scan_string(p, token, escaped)) return false;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
           if (!scan_number(p, token)) return false;
+          if (kept && !fits_double(token)) return fail(RejectReason::bad_field, token.data());
         } else if (c == 't') {
           if (!scan_literal(p, "true")) return false;
         } else if (c == 'f') {

@@ -48,7 +48,15 @@ class JsonScanner {
    * that holds the value (the line's object is 1). When redact_keys is given, the values
    * of matching keys (outermost only) are recorded in redactions().
    */
-  bool skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys = nullptr);
+  bool skip_value(const char*& p, std::size_t depth, const std::vector<std::string>* redact_keys = nullptr,
+                  bool kept = false);
+
+  /**
+   * For values that are stored and re-emitted (kept): a number must be a finite double
+   * with an exponent part of at most +-308, so every JSON reader (RapidJSON 1.1.0 included,
+   * which fails on 1e309 and 0e999 and turns 1.8e308 into inf) can read the record back.
+   */
+  static bool fits_double(std::string_view token);
   const std::vector<std::pair<std::size_t, std::size_t>>& redactions() const { return redactions_; }
   void clear_redactions() { redactions_.clear(); }
 

@@ -9,7 +9,8 @@ namespace tracecol::protocol {
 std::string_view to_string(EventType type) {
   constexpr std::array<std::string_view, 7> names = {"span", "span_start", "span_end", "trace",
                                                      "trace_end", "flush", "hello"};
-  return names[static_cast<std::size_t>(type)];
+  const auto i = static_cast<std::size_t>(type);
+  return i < names.size() ? names[i] : "unknown";
 }
 
 std::string_view to_string(RejectReason reason) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "protocol/encoder.hpp"
@@ -24,10 +25,29 @@ TEST_SUITE("decoder hazards") {
     CHECK(outcome(span_line(R"("ended_at":-1e-2147483649)")) == "bad_time");
   }
 
-  TEST_CASE("huge exponents inside inputs are kept verbatim as text") {
+  TEST_CASE("numbers kept in inputs stay as written unless no reader could read them back") {
     Event e;
-    REQUIRE(decode(span_line(R"("inputs":{"x":1e-99999999999999999999,"y":-0.0e+0})"), &e).ok);
-    CHECK(e.span.inputs == R"({"x":1e-99999999999999999999,"y":-0.0e+0})");
+    REQUIRE(decode(span_line(R"("inputs":{"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308})"), &e).ok);
+    CHECK(e.span.inputs == R"({"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308})");
+    // Re-emitted as is, these would crash (CVE-2024-38517), fail (1e309, 0e999) or turn
+    // into inf (1.8e308) in the RapidJSON 1.1.0 that reads the NDJSON records back.
+    for (const char* n : {"1e-99999999999999999999", "1e99999999999999999999", "1e309", "-1e309", "0e999",
+                          "1.8e308", "0.001e310", "1e-309"}) {
+      INFO(n);
+      CHECK(outcome(span_line(std::string(R"("inputs":{"x":[)") + n + "]}")) == "bad_field");
+      CHECK(outcome(span_line(std::string(R"("metadata":{"x":)") + n + "}")) == "bad_field");
+      CHECK(outcome(span_line(std::string(R"("outputs":{"x":)") + n + "}")) == "bad_field");
+      // Dropped or unknown members are only validated: nothing of them is emitted.
+      DecodeOptions no_inputs;
+      no_inputs.include_inputs = false;
+      CHECK(outcome(span_line(std::string(R"("inputs":{"x":)") + n + "}"), no_inputs) == "ok");
+      CHECK(outcome(span_line(std::string(R"("extra":{"x":)") + n + "}")) == "ok");
+    }
+    CHECK(outcome(span_line(std::string(R"("inputs":{"x":1)") + std::string(309, '0') + "}")) == "bad_field");
+    CHECK(outcome(span_line(std::string(R"("inputs":{"x":1)") + std::string(307, '0') + "}")) == "ok");
+    // Still JSON first: a broken line after the number is invalid_json, not bad_field.
+    CHECK(outcome(R"({"type":"span","trace_id":"1","span_id":"1","started_at":1732500000,"inputs":{"x":1e999},)") ==
+          "invalid_json");
   }
 
   TEST_CASE("deep nesting is refused at the depth limit without recursion") {
@@ -169,5 +189,53 @@ TEST_SUITE("decoder hazards") {
       INFO("corpus file " << file);
       CHECK(outcome(line) == reason);
     }
+  }
+
+  TEST_CASE("mutated lines never misbehave, and accepted ones encode to JSON RapidJSON reads back") {
+    const std::vector<std::string> seeds = {
+        R"({"type":"span","trace_id":"3a7f1c2b","span_id":"1","parent_id":"2","name":"a\u00e9\"b","kind":"tool",)"
+        R"("started_at":1732500000.5,"ended_at":1732500001,"inputs":{"a":[1,-2.5e3,true,false,null,{"b":"\ud83d\ude00"}],)"
+        R"("token":"x"},"outputs":{"t":"é€😀"},"error":"boom","metadata":{"k":{"password":[1]}}})",
+        R"({"type":"trace","trace_id":"ab","run_id":"r","spans":[{"span_id":"1","started_at":5,"name":"x"},)"
+        R"({"span_id":"2","parent_id":"1","started_at":6,"ended_at":7.25}]})",
+        R"({"type":"span_end","trace_id":"1","span_id":"1","ended_at":1732500000.0,"outputs":null})",
+        R"({"type":"hello","version":1,"client":"c","service":"s"})",
+    };
+    constexpr char bytes[] = "{}[],:\"\\ u0123456789eE+-.tfn\x01\x7f\x80\xbf\xc0\xc2\xe0\xed\xf0\xf4\xff";
+    std::mt19937_64 rng(42);  // fixed seed: the same lines on every run
+    DecodeOptions options;
+    options.redact_keys = default_redact_keys();
+    Decoder decoder(options);
+    std::size_t accepted = 0;
+    for (int i = 0; i < 20000; ++i) {
+      std::string line = seeds[rng() % seeds.size()];
+      for (int m = 1 + static_cast<int>(rng() % 4); m > 0 && !line.empty(); --m) {
+        const std::size_t at = rng() % line.size();
+        switch (rng() % 5) {
+          case 0: line[at] = bytes[rng() % (sizeof bytes - 1)]; break;
+          case 1: line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), bytes[rng() % (sizeof bytes - 1)]); break;
+          case 2: line.erase(at, 1 + rng() % 3); break;
+          case 3: line.insert(at, line.substr(rng() % line.size(), 1 + rng() % 12)); break;
+          default: line.resize(at); break;
+        }
+      }
+      const std::vector<char> exact(line.begin(), line.end());  // ASan: no byte past the line is readable
+      Event e;
+      const DecodeResult r = decoder.decode(std::string_view(exact.data(), exact.size()), e);
+      REQUIRE(r.offset <= line.size());
+      if (!r.ok) continue;
+      ++accepted;
+      Trace t;
+      t.trace_id = e.type == EventType::trace ? e.trace_id : e.span.trace_id;
+      if (e.type == EventType::trace) t.spans = e.spans;
+      else if (e.is_data()) t.spans.push_back(e.span);
+      std::string out;
+      append_trace_json(out, t);
+      rapidjson::Document d;
+      d.Parse<rapidjson::kParseValidateEncodingFlag>(out.data(), out.size());
+      INFO(line);
+      REQUIRE_FALSE(d.HasParseError());
+    }
+    CHECK(accepted > 100);  // the mutations reach the encoder, not only the rejections
   }
 }
