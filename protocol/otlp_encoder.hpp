@@ -1,0 +1,38 @@
+#pragma once
+// Traces out as an OTLP/HTTP JSON ExportTraceServiceRequest (opentelemetry-proto
+// collector/trace/v1), following the OTLP JSON encoding: lowerCamelCase keys, ids as
+// lowercase hex, 64-bit integers as decimal strings, enums as integers. Span content is
+// carried as OpenInference attributes (openinference.span.kind, input.value, ...).
+// Pure: no I/O; appends to a caller-owned buffer.
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/span.hpp"
+
+namespace tracecol::protocol {
+
+/** The instrumentation scope every encoded span is reported under. */
+inline constexpr std::string_view otlp_scope_name = "tracecol";
+inline constexpr std::string_view otlp_scope_version = "0.1.0";
+
+/**
+ * Appends one ExportTraceServiceRequest holding every span of `traces` (in arrival order)
+ * under one resource (service.name = service_name) and one scope. Per span: kind is
+ * SPAN_KIND_INTERNAL (1); status is ERROR (2) with the error message, OK (1) for an ended
+ * span without error, omitted (UNSET) while open; endTimeUnixNano is omitted while open.
+ * Attributes: openinference.span.kind (TEAM -> AGENT, CUSTOM -> UNKNOWN), tracecol.kind
+ * (exact), session.id and tracecol.run_id (when run_id is set), input.value /
+ * input.mime_type (when inputs is not "{}"), output.value / output.mime_type (when
+ * outputs is present), and one "metadata.<key>" per top-level metadata member (strings
+ * as stringValue, integers as intValue, other numbers as doubleValue, booleans as
+ * boolValue, null/objects/arrays as their JSON text in stringValue).
+ * Null pointers in `traces` are skipped. Thread-safe (no shared state).
+ */
+void append_otlp_request(std::string& out, std::span<const std::shared_ptr<const Trace>> traces,
+                         std::string_view service_name);
+void append_otlp_request(std::string& out, std::span<const Trace* const> traces, std::string_view service_name);
+
+}  // namespace tracecol::protocol

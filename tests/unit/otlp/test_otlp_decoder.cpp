@@ -1,0 +1,192 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "protocol/otlp_decoder.hpp"
+#include "protocol/otlp_encoder.hpp"
+#include "tests/unit/otlp/otlp_test_support.hpp"
+
+namespace tp = tracecol::protocol;
+using tracecol::protocol::testing::golden_trace;
+
+namespace {
+
+// Written the way @opentelemetry/otlp-transformer's JSON serializer writes it (OpenInference
+// JS instrumentation on top): hex ids, kind and status code as numbers, 64-bit times and
+// intValue as strings, dropped* counts, links, schemaUrl.
+constexpr std::string_view js_sdk_request = R"({
+  "resourceSpans": [{
+    "resource": {
+      "attributes": [
+        {"key": "service.name", "value": {"stringValue": "js-agent"}},
+        {"key": "telemetry.sdk.language", "value": {"stringValue": "nodejs"}}
+      ],
+      "droppedAttributesCount": 0
+    },
+    "scopeSpans": [{
+      "scope": {"name": "@arizeai/openinference-instrumentation-openai", "version": "1.2.0"},
+      "spans": [{
+        "traceId": "5B8EFFF798038103D269B633813FC60C",
+        "spanId": "EEE19B7EC3C1B174",
+        "parentSpanId": "EEE19B7EC3C1B173",
+        "traceState": "",
+        "name": "OpenAI Chat Completions",
+        "kind": 3,
+        "startTimeUnixNano": "1544712660000000000",
+        "endTimeUnixNano": "1544712661000000000",
+        "attributes": [
+          {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}},
+          {"key": "input.value", "value": {"stringValue": "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"}},
+          {"key": "input.mime_type", "value": {"stringValue": "application/json"}},
+          {"key": "output.value", "value": {"stringValue": "Hello there"}},
+          {"key": "output.mime_type", "value": {"stringValue": "text/plain"}},
+          {"key": "session.id", "value": {"stringValue": "sess-7"}},
+          {"key": "llm.token_count.total", "value": {"intValue": "42"}},
+          {"key": "llm.invocation_parameters.temperature", "value": {"doubleValue": 0.7}},
+          {"key": "llm.streaming", "value": {"boolValue": false}},
+          {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": 2}]}}},
+          {"key": "nested", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}}},
+          {"key": "blob", "value": {"bytesValue": "AAEC"}},
+          {"key": "empty", "value": {}}
+        ],
+        "droppedAttributesCount": 0,
+        "events": [{
+          "timeUnixNano": "1544712660500000000",
+          "name": "exception",
+          "attributes": [{"key": "exception.message", "value": {"stringValue": "boom"}}],
+          "droppedAttributesCount": 0
+        }],
+        "droppedEventsCount": 0,
+        "status": {"code": 2, "message": "rate limited"},
+        "links": [],
+        "droppedLinksCount": 0
+      }]
+    }],
+    "schemaUrl": "https://opentelemetry.io/schemas/1.24.0"
+  }]
+})";
+
+}  // namespace
+
+TEST_SUITE("otlp decoder") {
+  TEST_CASE("round trip gives back the same spans") {
+    const tp::Trace trace = golden_trace();
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    CHECK(r.rejected == 0);
+    CHECK(r.first_error.empty());
+    REQUIRE(r.spans.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const tp::Span& want = trace.spans[i];
+      const tp::Span& got = r.spans[i];
+      CAPTURE(i);
+      CHECK(got.trace_id == want.trace_id);
+      CHECK(got.span_id == want.span_id);
+      CHECK(got.parent_id == want.parent_id);
+      CHECK(got.started_at_ns == want.started_at_ns);
+      CHECK(got.ended_at_ns == want.ended_at_ns);
+      CHECK(got.kind == want.kind);
+      CHECK(got.name == want.name);
+      CHECK(got.run_id == want.run_id);
+      CHECK(got.has_error() == want.has_error());
+      CHECK(got.error == want.error);
+      CHECK(got.inputs == want.inputs);
+      CHECK(got.outputs == want.outputs);
+    }
+    CHECK(r.spans[0].metadata == R"({"service.name":"svc"})");
+    CHECK(r.spans[2].metadata ==
+          R"({"attempt":3,"ratio":0.5,"ok":false,"tags":"[\"a\",\"b\"]","note":"caf)"
+          "\xc3\xa9 \xe2\x9c\x93"
+          R"(","nothing":"null","service.name":"svc"})");
+  }
+
+  TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {
+    tp::Trace trace = golden_trace();
+    trace.spans[0].kind = tp::SpanKind::team;
+    trace.spans[1].kind = tp::SpanKind::custom;
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.spans.size() == 3);
+    CHECK(r.spans[0].kind == tp::SpanKind::team);
+    CHECK(r.spans[1].kind == tp::SpanKind::custom);
+  }
+
+  TEST_CASE("decodes a request written the way the OpenTelemetry JS SDK writes it") {
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(js_sdk_request, {});
+    REQUIRE(r.ok);
+    CHECK(r.rejected == 0);
+    REQUIRE(r.spans.size() == 1);
+    const tp::Span& s = r.spans[0];
+    CHECK(s.trace_id.hex() == "5b8efff798038103d269b633813fc60c");
+    CHECK(tp::span_id_hex(s.span_id) == "eee19b7ec3c1b174");
+    CHECK(tp::span_id_hex(s.parent_id) == "eee19b7ec3c1b173");
+    CHECK(s.started_at_ns == 1544712660000000000LL);
+    CHECK(s.ended_at_ns == 1544712661000000000LL);
+    CHECK(s.kind == tp::SpanKind::llm);
+    CHECK(s.name == "OpenAI Chat Completions");
+    CHECK(s.run_id == "sess-7");
+    CHECK(s.inputs == R"({"messages":[{"role":"user","content":"hi"}]})");
+    CHECK(s.outputs == R"({"value":"Hello there"})");
+    CHECK(s.has_error());
+    CHECK(s.error == "rate limited");
+    CHECK(s.metadata ==
+          R"({"llm.token_count.total":42,"llm.invocation_parameters.temperature":0.7,"llm.streaming":false,)"
+          R"("tags":["a",2],"nested":{"k":"v"},"blob":"AAEC","empty":null,)"
+          R"("events":[{"name":"exception","time_unix_nano":"1544712660500000000","attributes":{"exception.message":"boom"}}],)"
+          R"("service.name":"js-agent"})");
+  }
+
+  TEST_CASE("accepts base64 ids, numeric times and an enum-named status") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA==",)"
+                             R"("spanId":"7uGbfsPBsXQ=","startTimeUnixNano":1544712660000000000,"endTimeUnixNano":"0",)"
+                             R"("status":{"code":"STATUS_CODE_ERROR"}}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].trace_id.hex() == "5b8efff798038103d269b633813fc60c");
+    CHECK(tp::span_id_hex(r.spans[0].span_id) == "eee19b7ec3c1b174");
+    CHECK(r.spans[0].started_at_ns == 1544712660000000000LL);
+    CHECK(r.spans[0].ended_at_ns == 0);
+    CHECK(r.spans[0].error == "error");
+    CHECK(r.spans[0].kind == tp::SpanKind::custom);
+    CHECK(r.spans[0].metadata == "{}");
+  }
+
+  TEST_CASE("redacts keys and honours include_inputs and include_outputs") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",)"
+                             R"("spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","attributes":[)"
+                             R"({"key":"input.value","value":{"stringValue":"{\"API_KEY\":\"s3\",\"q\":1}"}},)"
+                             R"({"key":"input.mime_type","value":{"stringValue":"application/json"}},)"
+                             R"({"key":"output.value","value":{"stringValue":"null"}},)"
+                             R"({"key":"output.mime_type","value":{"stringValue":"application/json"}},)"
+                             R"({"key":"password","value":{"stringValue":"hunter2"}}]}]}]}]})";
+    tp::DecodeOptions options;
+    options.redact_keys = {"Api_Key", "password"};
+    tp::OtlpDecodeResult r = tp::decode_otlp_request(body, options);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].inputs == R"({"API_KEY":"[REDACTED]","q":1})");
+    CHECK(r.spans[0].outputs == "null");
+    CHECK(r.spans[0].metadata == R"({"password":"[REDACTED]"})");
+    options.include_inputs = false;
+    options.include_outputs = false;
+    r = tp::decode_otlp_request(body, options);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].inputs == "{}");
+    CHECK(r.spans[0].outputs.empty());
+    CHECK(!r.spans[0].has(tp::field_inputs));
+  }
+
+  TEST_CASE("an empty request decodes to no spans") {
+    for (std::string_view body : {std::string_view("{}"), std::string_view(R"({"resourceSpans":[]})"),
+                                  std::string_view(R"({"resourceSpans":[{"scopeSpans":[{"spans":[]}]}]})")}) {
+      const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+      CHECK(r.ok);
+      CHECK(r.spans.empty());
+      CHECK(r.rejected == 0);
+    }
+  }
+}
