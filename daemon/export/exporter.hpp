@@ -18,7 +18,8 @@ enum class ExportStatus { ok, failed };
  * One destination for finished traces. Each exporter is driven by exactly one worker
  * thread of the fan-out, so implementations need no locking of their own; every call
  * below comes from that thread. A call may block (slow disk, slow network): only this
- * exporter's queue backs up.
+ * exporter's queue backs up. Report failure by returning ExportStatus::failed, not by
+ * throwing; a call that throws anyway counts as failed and the worker carries on.
  */
 class Exporter {
  public:

@@ -28,14 +28,48 @@ struct FanOut::Worker {
   std::atomic<bool> stopping{false};
   std::atomic<bool> reopen{false};
   ExporterCounters c;
+  // Mirrors of c.queue_depth / c.spans_pending for lock-free readers (metrics gauges).
+  std::atomic<std::uint64_t> depth_gauge{0};
+  std::atomic<std::uint64_t> spans_gauge{0};
   std::thread thread;
 
   bool quiet() const { return traces.empty() && spans.empty() && !in_flight; }
+  /** Under mu, after every change to c.queue_depth or c.spans_pending. */
+  void update_gauges() {
+    depth_gauge.store(c.queue_depth, std::memory_order_relaxed);
+    spans_gauge.store(c.spans_pending, std::memory_order_relaxed);
+  }
   void run();
   void drop_queued();
 };
 
 namespace {
+
+// An exporter that throws (bad_alloc while formatting, a bug) must cost one record, not
+// the worker thread and with it the daemon (std::terminate).
+bool export_ok(Exporter& e, const protocol::Trace& t) noexcept {
+  try {
+    return e.export_trace(t) == ExportStatus::ok;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool export_ok(Exporter& e, const protocol::Span& s) noexcept {
+  try {
+    return e.export_span(s) == ExportStatus::ok;
+  } catch (...) {
+    return false;
+  }
+}
+
+template <typename Call>
+void call_quietly(Call&& call) noexcept {
+  try {
+    call();
+  } catch (...) {  // nothing to count: flush and reopen have no result
+  }
+}
 
 std::uint64_t spans_in(const std::vector<TracePtr>& traces) {
   std::uint64_t n = 0;
@@ -50,6 +84,7 @@ void FanOut::Worker::drop_queued() {
   c.spans_dropped += spans_in(traces) + spans.size();
   c.queue_depth = 0;
   c.spans_pending = 0;
+  update_gauges();
   traces.clear();
   spans.clear();
 }
@@ -74,16 +109,16 @@ void FanOut::Worker::run() {
     ExporterCounters done;
     std::size_t handled_spans = 0;
     std::size_t handled_traces = 0;
-    if (reopen.exchange(false)) exporter->reopen();
+    if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
     for (; handled_spans < span_batch.size() && !stopping.load(); ++handled_spans) {
-      if (reopen.exchange(false)) exporter->reopen();
-      const bool ok = exporter->export_span(*span_batch[handled_spans]) == ExportStatus::ok;
+      if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
+      const bool ok = export_ok(*exporter, *span_batch[handled_spans]);
       ++(ok ? done.spans_sent : done.spans_failed);
     }
     for (; handled_traces < trace_batch.size() && !stopping.load(); ++handled_traces) {
-      if (reopen.exchange(false)) exporter->reopen();
+      if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
       const auto& t = *trace_batch[handled_traces];
-      if (exporter->export_trace(t) == ExportStatus::ok) {
+      if (export_ok(*exporter, t)) {
         ++done.traces_sent;
         done.spans_sent += t.spans.size();
       } else {
@@ -111,15 +146,18 @@ void FanOut::Worker::run() {
     c.spans_dropped += done.spans_dropped;
     c.queue_depth -= batch_trace_count;
     c.spans_pending -= batch_span_count;
+    update_gauges();
     in_flight = false;
 
+    // drain() asks only once the queue was quiet, so everything it waited for is exported
+    // by now; flush even if new work arrived since, or steady publishing would starve it.
     bool flushed = false;
-    if (flush_requested != flush_done && traces.empty() && spans.empty()) {
+    if (flush_requested != flush_done) {
       const std::uint64_t generation = flush_requested;
       flushed = true;
       in_flight = true;
       lock.unlock();
-      exporter->flush();
+      call_quietly([&] { exporter->flush(); });
       lock.lock();
       in_flight = false;
       flush_done = generation;
@@ -175,6 +213,7 @@ void FanOut::publish(std::span<const TracePtr> traces) {
       w->c.spans_dropped += spans_total - spans_taken;
       w->c.queue_depth += taken;
       w->c.spans_pending += spans_taken;
+      w->update_gauges();
     }
     if (taken > 0) w->wake.notify_one();
   }
@@ -193,6 +232,7 @@ void FanOut::publish_spans(std::span<const SpanPtr> spans) {
       w->c.spans_published += spans.size();
       w->c.spans_dropped += spans.size() - taken;
       w->c.spans_pending += taken;
+      w->update_gauges();
     }
     if (taken > 0) w->wake.notify_one();
   }
@@ -231,9 +271,10 @@ bool FanOut::drain(std::chrono::steady_clock::time_point deadline) {
   // Flushes run concurrently on the workers; wait for each, bounded by the same deadline.
   for (auto [w, generation] : flushing) {
     std::unique_lock lock(w->mu);
-    w->idle.wait_until(lock, deadline, [&, g = generation] {
+    const bool flushed = w->idle.wait_until(lock, deadline, [&, g = generation] {
       return w->flush_done >= g || w->stop_requested;
     });
+    if (!flushed || w->flush_done < generation) all = false;
   }
   return all;
 }
@@ -265,5 +306,13 @@ std::vector<ExporterCounters> FanOut::counters() const {
 }
 
 std::size_t FanOut::size() const { return workers_.size(); }
+
+std::uint64_t FanOut::queue_depth(std::size_t i) const {
+  return workers_.at(i)->depth_gauge.load(std::memory_order_relaxed);
+}
+
+std::uint64_t FanOut::spans_pending(std::size_t i) const {
+  return workers_.at(i)->spans_gauge.load(std::memory_order_relaxed);
+}
 
 }  // namespace tracecol::exporters

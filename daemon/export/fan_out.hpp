@@ -59,8 +59,10 @@ class FanOut {
   void reopen_all();
 
   /**
-   * Waits until every queue is empty (or the deadline passes), then flush()es every
-   * exporter. Returns true when everything queued was handed to its exporter.
+   * Waits (on a condition variable) until every queue is empty and no export is in
+   * flight, then has each worker call flush() on its exporter, and waits for those
+   * flushes. Returns true when everything was exported and flushed by the deadline.
+   * Publishing may go on meanwhile; a requested flush is never postponed by new work.
    */
   bool drain(std::chrono::steady_clock::time_point deadline);
 
@@ -71,8 +73,17 @@ class FanOut {
    */
   void stop();
 
+  /** A consistent snapshot (each exporter's counters read under its lock). Any thread. */
   std::vector<ExporterCounters> counters() const;
   std::size_t size() const;
+
+  /**
+   * Lock-free gauges for exporter i (in add() order): traces waiting (queued or being
+   * exported) and the spans inside them plus queued lone spans. Any thread, any time;
+   * they may lag counters() by one update.
+   */
+  std::uint64_t queue_depth(std::size_t i) const;
+  std::uint64_t spans_pending(std::size_t i) const;
 
  private:
   struct Worker;

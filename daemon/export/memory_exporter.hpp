@@ -12,6 +12,10 @@
 
 namespace tracecol::exporters {
 
+struct MemoryExporterOptions {
+  bool wants_spans = false;  // also receive publish_spans() spans
+};
+
 /**
  * Stores a copy of each exported trace. Thread-safe: the fan-out's worker writes while
  * tests read from any thread; readers get copies of the vectors (the traces themselves
@@ -19,8 +23,10 @@ namespace tracecol::exporters {
  */
 class InMemoryTraceExporter final : public Exporter {
  public:
-  /** want_spans: also receive publish_spans() spans. */
-  explicit InMemoryTraceExporter(bool want_spans = false) : want_spans_(want_spans) {}
+  InMemoryTraceExporter() = default;
+  explicit InMemoryTraceExporter(MemoryExporterOptions options) : want_spans_(options.wants_spans) {}
+  /** want_spans: also receive publish_spans() spans (shorthand for the options form). */
+  explicit InMemoryTraceExporter(bool want_spans) : want_spans_(want_spans) {}
 
   std::string_view name() const override { return "memory"; }
   ExportStatus export_trace(const protocol::Trace& trace) override;
@@ -42,7 +48,7 @@ class InMemoryTraceExporter final : public Exporter {
   bool wait_for_reopens(std::size_t n, std::chrono::steady_clock::time_point deadline) const;
 
  private:
-  const bool want_spans_;
+  const bool want_spans_ = false;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::vector<TracePtr> traces_;

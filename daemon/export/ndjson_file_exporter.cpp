@@ -79,10 +79,13 @@ bool NdjsonFileExporter::write_record() {
     ++write_errors_;
     // A regular file only writes short when it hits a limit (space, quota, RLIMIT_FSIZE):
     // cut the partial line off so readers never see half a record, then try again whole.
+    // With O_APPEND the offset after a write is the end of what this write put there,
+    // even if another writer appended meanwhile; fstat's size would not be.
     if (n > 0) {
       struct stat st {};
-      if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= n) {
-        const off_t before = st.st_size - static_cast<off_t>(n);
+      const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+      if (end >= n && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+        const off_t before = end - static_cast<off_t>(n);
         if (::ftruncate(fd_, before) == 0) size_ = static_cast<std::uint64_t>(before);
       }
     }

@@ -19,10 +19,14 @@ struct NdjsonFileOptions {
   using FileMode = exporters::FileMode;
   std::string path;
   FileMode mode = FileMode::traces;         // a line per trace, or a line per span
-  std::uint64_t max_bytes = 0;              // rotate before exceeding this; 0: never
+  // Rotate before a record would push the file past this; 0: never. A record larger than
+  // max_bytes is still written whole, alone in a fresh file (lines are never split).
+  std::uint64_t max_bytes = 0;
   int max_backups = 5;                      // path.1 .. path.N kept; the oldest is dropped
   int write_attempts = 3;                   // per record, before the record counts as failed
-  std::chrono::milliseconds retry_backoff{100};  // doubled after each failed attempt
+  // Slept between attempts on the exporter's worker, doubled each time: 100 + 200 ms for
+  // the default three attempts, so a full disk costs each record about 0.3 s.
+  std::chrono::milliseconds retry_backoff{100};
   mode_t file_mode = 0640;                  // for a file this exporter creates
 };
 
@@ -30,7 +34,7 @@ struct NdjsonFileOptions {
 struct NdjsonFileStats {
   std::uint64_t bytes_written = 0;
   std::uint64_t rotations = 0;
-  std::uint64_t write_errors = 0;  // failed or short writes, failed opens and renames
+  std::uint64_t write_errors = 0;  // failed or short write attempts, failed opens and renames
   std::uint64_t reopens = 0;
 };
 

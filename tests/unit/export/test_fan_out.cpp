@@ -5,6 +5,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -46,18 +47,22 @@ class Gate {
   bool open_ = false;
 };
 
-/** Blocks every export on a gate, then records it; optionally fails odd trace ids. */
+/** Blocks every export (or, with gate_flush, every flush) on a gate, then logs the call. */
 class GatedExporter final : public Exporter {
  public:
-  GatedExporter(Gate& gate, std::vector<std::string>& log, std::mutex& log_mu)
-      : gate_(gate), log_(log), log_mu_(log_mu) {}
+  GatedExporter(Gate& gate, std::vector<std::string>& log, std::mutex& log_mu, bool gate_flush = false)
+      : gate_(gate), log_(log), log_mu_(log_mu), gate_flush_(gate_flush) {}
   std::string_view name() const override { return "gated"; }
   ExportStatus export_trace(const protocol::Trace& t) override {
-    gate_.wait();
+    if (!gate_flush_) gate_.wait();
     record("export " + std::to_string(t.trace_id.lo));
     return ExportStatus::ok;
   }
-  void flush() override { record("flush"); }
+  void flush() override {
+    if (gate_flush_) gate_.wait();
+    record("flush");
+  }
+  void reopen() override { record("reopen"); }
 
  private:
   void record(std::string s) {
@@ -67,6 +72,7 @@ class GatedExporter final : public Exporter {
   Gate& gate_;
   std::vector<std::string>& log_;
   std::mutex& log_mu_;
+  const bool gate_flush_;
 };
 
 class FailingExporter final : public Exporter {
@@ -75,6 +81,14 @@ class FailingExporter final : public Exporter {
   ExportStatus export_trace(const protocol::Trace& t) override {
     return t.trace_id.lo % 2 == 1 ? ExportStatus::failed : ExportStatus::ok;
   }
+};
+
+/** Throws on every export: a buggy exporter. */
+class ThrowingExporter final : public Exporter {
+ public:
+  std::string_view name() const override { return "throwing"; }
+  ExportStatus export_trace(const protocol::Trace&) override { throw std::runtime_error("bug"); }
+  void flush() override { throw std::runtime_error("bug"); }
 };
 
 bool invariant_holds(const ExporterCounters& c) {
@@ -193,6 +207,19 @@ TEST_SUITE("export.fan_out") {
     check_invariant(c);
   }
 
+  TEST_CASE("an exporter that throws counts as failed and its worker carries on") {
+    FanOut fan;
+    fan.add(std::make_unique<ThrowingExporter>(), 100);
+    fan.start();
+    fan.publish(make_trace(1, 3));
+    fan.publish(make_trace(2, 3));
+    REQUIRE(fan.drain(soon()));
+    const auto c = fan.counters().at(0);
+    CHECK(c.traces_failed == 2);
+    CHECK(c.spans_failed == 6);
+    check_invariant(c);
+  }
+
   TEST_CASE("drain waits for queued work, then flushes each exporter after its last export") {
     Gate gate;
     std::vector<std::string> log;
@@ -218,6 +245,24 @@ TEST_SUITE("export.fan_out") {
     CHECK(log[5] == "flush");
   }
 
+  TEST_CASE("drain reports false when a flush has not finished by the deadline") {
+    Gate gate;
+    std::vector<std::string> log;
+    std::mutex log_mu;
+    FanOut fan;
+    fan.add(std::make_unique<GatedExporter>(gate, log, log_mu, /*gate_flush=*/true), 100);
+    fan.start();
+    fan.publish(make_trace(1));
+    // The queue may or may not be quiet yet, but the flush cannot finish: false either way.
+    CHECK_FALSE(fan.drain(Clock::now()));
+    gate.open();
+    CHECK(fan.drain(soon()));
+    std::lock_guard lock(log_mu);
+    REQUIRE(log.size() >= 2);
+    CHECK(log[0] == "export 1");
+    CHECK(log.back() == "flush");
+  }
+
   TEST_CASE("stop counts whatever is still queued as dropped") {
     Gate gate;
     std::vector<std::string> log;
@@ -236,7 +281,8 @@ TEST_SUITE("export.fan_out") {
     // Once stop() has begun, publishing drops: that is the signal to let trace 1 finish.
     const auto probe = make_trace(99, 1);
     std::uint64_t probes = 0;
-    while (fan.counters().at(0).traces_dropped == 0) {
+    const auto give_up = soon();
+    while (fan.counters().at(0).traces_dropped == 0 && Clock::now() < give_up) {
       fan.publish(probe);
       ++probes;
       std::this_thread::yield();
@@ -244,6 +290,7 @@ TEST_SUITE("export.fan_out") {
     gate.open();
     stopper.join();
     const auto c = fan.counters().at(0);
+    REQUIRE(c.traces_dropped > 0);
     CHECK(c.traces_sent == 1);
     CHECK(probes >= 1);
     CHECK(c.traces_published == 4 + probes);
@@ -321,6 +368,46 @@ TEST_SUITE("export.fan_out") {
     CHECK(mem->wait_for_reopens(2, soon()));
     CHECK(mem->wait_for_traces(2, soon()));
     CHECK(fan.drain(soon()));
+  }
+
+  TEST_CASE("reopen_all reaches a busy exporter between its current export and the next") {
+    Gate gate;
+    std::vector<std::string> log;
+    std::mutex log_mu;
+    FanOut fan;
+    fan.add(std::make_unique<GatedExporter>(gate, log, log_mu), 100);
+    fan.start();
+    fan.publish(make_trace(1));
+    REQUIRE(gate.wait_for_waiters(1));  // trace 1 in flight
+    fan.publish(make_trace(2));
+    fan.reopen_all();
+    gate.open();
+    REQUIRE(fan.drain(soon()));
+    std::lock_guard lock(log_mu);
+    CHECK(log == std::vector<std::string>{"export 1", "reopen", "export 2", "flush"});
+  }
+
+  TEST_CASE("lock-free queue gauges agree with the counters") {
+    Gate gate;
+    std::vector<std::string> log;
+    std::mutex log_mu;
+    FanOut fan;
+    fan.add(std::make_unique<GatedExporter>(gate, log, log_mu), 3);
+    fan.start();
+    fan.publish(make_trace(1, 2));
+    REQUIRE(gate.wait_for_waiters(1));
+    const TracePtr batch[] = {make_trace(2, 3), make_trace(3, 4), make_trace(4, 1), make_trace(5, 9)};
+    fan.publish(batch);
+    const auto c = fan.counters().at(0);
+    CHECK(fan.queue_depth(0) == c.queue_depth);
+    CHECK(fan.spans_pending(0) == c.spans_pending);
+    CHECK(c.queue_depth == 4);     // 1 in flight + 3 queued; trace 5 dropped
+    CHECK(c.spans_pending == 10);  // 2 + 3 + 4 + 1
+    CHECK(c.spans_dropped == 9);
+    gate.open();
+    REQUIRE(fan.drain(soon()));
+    CHECK(fan.queue_depth(0) == 0);
+    CHECK(fan.spans_pending(0) == 0);
   }
 
   TEST_CASE("publish_spans reaches only exporters that want spans") {

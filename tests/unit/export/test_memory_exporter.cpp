@@ -57,6 +57,12 @@ TEST_SUITE("export.memory") {
     CHECK(mem.wait_for_traces(1, Clock::now()));
   }
 
+  TEST_CASE("wants spans only when its options say so") {
+    CHECK_FALSE(InMemoryTraceExporter().wants_spans());
+    CHECK_FALSE(InMemoryTraceExporter(MemoryExporterOptions{}).wants_spans());
+    CHECK(InMemoryTraceExporter(MemoryExporterOptions{.wants_spans = true}).wants_spans());
+  }
+
   TEST_CASE("counts flushes and reopens") {
     InMemoryTraceExporter mem;
     mem.flush();

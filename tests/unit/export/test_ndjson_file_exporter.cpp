@@ -89,6 +89,8 @@ TEST_SUITE("export.ndjson_file") {
       rapidjson::Document d;
       REQUIRE(parse_object(lines[i], d));
       REQUIRE(d.HasMember("depth"));
+      REQUIRE(d.HasMember("trace_id"));
+      CHECK(std::string(d["trace_id"].GetString()) == make_trace(9)->trace_id.hex());
       CHECK(d["depth"].GetInt() == (i == 0 ? 0 : 1));
       seen.insert(std::stoull(d["span_id"].GetString(), nullptr, 16));
     }
@@ -163,6 +165,24 @@ TEST_SUITE("export.ndjson_file") {
     std::size_t entries = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
     CHECK(entries == 3);
+  }
+
+  TEST_CASE("a record larger than max_bytes is written whole, alone in a fresh file") {
+    test::TempDir dir;
+    const auto path = dir.file("big.ndjson");
+    auto o = options_for(path);
+    o.max_bytes = 2000;
+    NdjsonFileExporter out(o);
+    REQUIRE(out.export_trace(*make_trace(1, 1)) == ExportStatus::ok);   // small
+    REQUIRE(out.export_trace(*make_trace(2, 40)) == ExportStatus::ok);  // ~10 KB
+    REQUIRE(out.export_trace(*make_trace(3, 1)) == ExportStatus::ok);
+    CHECK(out.stats().rotations == 2);
+    bool valid = false;
+    CHECK(trace_ids_in(path + ".2", valid) == std::vector<std::uint64_t>{1});
+    CHECK(trace_ids_in(path + ".1", valid) == std::vector<std::uint64_t>{2});
+    CHECK(std::filesystem::file_size(path + ".1") > o.max_bytes);
+    CHECK(trace_ids_in(path, valid) == std::vector<std::uint64_t>{3});
+    CHECK(valid);
   }
 
   TEST_CASE("reopen after an outside rename writes a new file at the path") {
