@@ -62,7 +62,10 @@ void add_options(CLI::App& app, Config& c) {
   auto env = [](CLI::Option* o, const char* name) { o->envname(name); return o; };
   env(app.add_option("--socket", c.socket, "Unix socket agents connect to")->capture_default_str(), "TRACECOL_SOCKET");
   env(app.add_option("--socket-mode", c.socket_mode_text, "Socket file permissions (octal)")->capture_default_str(), "TRACECOL_SOCKET_MODE");
-  env(app.add_option("--http-listen", c.http_listen, "HTTP API address, unix:PATH or off (HTTP API: not built yet)")->capture_default_str(), "TRACECOL_HTTP_LISTEN");
+  env(app.add_option("--http-listen", c.http_listen, "HTTP API address: HOST:PORT, unix:PATH or off (the last one given wins)")->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)->capture_default_str(), "TRACECOL_HTTP_LISTEN");
+  env(app.add_option("--http-max-body", c.http_max_body_text, "Largest HTTP request body accepted (larger: 413)")->capture_default_str(), "TRACECOL_HTTP_MAX_BODY");
+  env(app.add_option("--http-timeout", c.http_timeout_text, "Time to read one HTTP request (or wait idle between requests) and write its answer")->capture_default_str(), "TRACECOL_HTTP_TIMEOUT");
+  env(app.add_option("--http-max-connections", c.http_max_connections, "HTTP connections served at once (more get 503)")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_HTTP_MAX_CONNECTIONS");
   env(app.add_flag("--export-console", c.export_console, "Print each finished trace as a tree on stdout (on when no exporter is named)"), "TRACECOL_EXPORT_CONSOLE");
   env(app.add_option("--export-file", c.export_file, "Append finished traces as NDJSON to this file"), "TRACECOL_EXPORT_FILE");
   env(app.add_option("--file-mode", c.file_mode, "NDJSON file: one line per trace or per span")->check(CLI::IsMember({"traces", "spans"}))->capture_default_str(), "TRACECOL_FILE_MODE");
@@ -101,7 +104,8 @@ std::optional<std::string> finalize(Config& c) {
   struct SizeOpt { const char* flag; const std::string& text; std::uint64_t& out; std::uint64_t min; };
   for (SizeOpt o : {SizeOpt{"--file-max-bytes", c.file_max_bytes_text, c.file_max_bytes, 0},
                     SizeOpt{"--max-store-bytes", c.max_store_bytes_text, c.max_store_bytes, 1024},
-                    SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64}}) {
+                    SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64},
+                    SizeOpt{"--http-max-body", c.http_max_body_text, c.http_max_body, 1}}) {
     auto v = parse_size(o.text);
     if (!v) return std::string(o.flag) + ": expected a size like 64KiB or 256MiB, got '" + o.text + "'";
     if (*v < o.min) return std::string(o.flag) + ": must be at least " + std::to_string(o.min) + " bytes";
@@ -110,12 +114,14 @@ std::optional<std::string> finalize(Config& c) {
   if (c.max_line_bytes > (std::uint64_t{1} << 30)) return "--max-line-bytes: at most 1GiB";
   struct DurOpt { const char* flag; const std::string& text; std::chrono::nanoseconds& out; };
   for (DurOpt o : {DurOpt{"--trace-linger", c.trace_linger_text, c.trace_linger},
-                   DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout}}) {
+                   DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout},
+                   DurOpt{"--http-timeout", c.http_timeout_text, c.http_timeout}}) {
     auto v = parse_duration(o.text);
     if (!v) return std::string(o.flag) + ": expected a duration like 250ms, 2s or 5m, got '" + o.text + "'";
     o.out = *v;
   }
   if (c.trace_idle_timeout.count() == 0) return "--trace-idle-timeout: must be more than 0";
+  if (c.http_timeout < std::chrono::milliseconds(1)) return "--http-timeout: must be at least 1ms";
   if (c.socket.empty() || c.socket.size() >= 108) return "--socket: the path must be 1..107 bytes (a Unix socket limit)";
   if (!c.export_console && c.export_file.empty()) c.export_console = true;
   for (auto& k : c.redact_keys)

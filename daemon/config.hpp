@@ -17,6 +17,9 @@ struct Config {
   std::string socket = "/tmp/tracecol.sock";
   std::string socket_mode_text = "0660";
   std::string http_listen = "127.0.0.1:4318";
+  std::string http_max_body_text = "20MiB";
+  std::string http_timeout_text = "10s";
+  std::size_t http_max_connections = 256;
   bool export_console = false;
   std::string export_file;
   std::string file_mode = "traces";
@@ -45,6 +48,8 @@ struct Config {
   std::uint64_t file_max_bytes = 0;
   std::uint64_t max_store_bytes = 0;
   std::uint64_t max_line_bytes = 0;
+  std::uint64_t http_max_body = 0;
+  std::chrono::nanoseconds http_timeout{};
   std::chrono::nanoseconds trace_linger{};
   std::chrono::nanoseconds trace_idle_timeout{};
 };

@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "daemon/export/console_exporter.hpp"
 #include "daemon/export/fan_out.hpp"
 #include "daemon/export/ndjson_file_exporter.hpp"
+#include "daemon/http/server.hpp"
 #include "daemon/ingest/uds_listener.hpp"
 #include "daemon/log.hpp"
 #include "daemon/pipeline.hpp"
@@ -22,6 +26,50 @@ using namespace std::chrono_literals;
 
 constexpr auto read_grace = 2s;     // connections finish reading what agents already sent
 constexpr auto drain_budget = 15s;  // exporters drain inside Kubernetes' 30 s grace
+constexpr auto reply_grace = 1s;    // last replies written before the loop is stopped anyway
+
+/**
+ * At shutdown the io loop should end by running out of work (so every posted close, file
+ * removal and reply runs); if a stuck peer keeps it busy, this stops it after a grace.
+ */
+class LoopBackstop {
+ public:
+  explicit LoopBackstop(net::io_context& io) : io_(io) {}
+  ~LoopBackstop() { loop_ended(); }
+
+  /** Once, from the shutdown coroutine. */
+  void arm(std::chrono::steady_clock::duration grace) {
+    thread_ = std::thread([this, grace] {
+      std::unique_lock lock(mu_);
+      if (!ended_cv_.wait_for(lock, grace, [this] { return ended_; })) io_.stop();
+    });
+  }
+  /** After the io threads are joined. */
+  void loop_ended() {
+    {
+      std::lock_guard lock(mu_);
+      ended_ = true;
+    }
+    ended_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  net::io_context& io_;
+  std::mutex mu_;
+  std::condition_variable ended_cv_;
+  bool ended_ = false;
+  std::thread thread_;
+};
+
+/** Polls cond every 5 ms on the calling strand until it holds or the deadline passes. */
+net::awaitable<void> wait_until(std::function<bool()> cond, std::chrono::steady_clock::time_point deadline) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  while (!cond() && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(5ms);
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
 
 protocol::DecodeOptions decode_options(const Config& c) {
   protocol::DecodeOptions o;
@@ -51,23 +99,23 @@ void add_exporters(const Config& c, exporters::FanOut& fan_out) {
 /** Stops accepting, lets connections read what was sent, exports open traces, drains. */
 net::awaitable<void> shut_down(net::io_context& io, ingest::UdsListener& listener,
                                ingest::ConnectionContext& ctx, Pipeline& pipeline,
-                               exporters::FanOut& fan_out, bool& drained) {
+                               exporters::FanOut& fan_out, http::HttpServer* http_server, bool& drained,
+                               std::function<void()> release_loop, LoopBackstop& backstop) {
   log(LogLevel::info, "stopping: no new connections; reading what agents already sent");
-  listener.stop();
-  listener.stop_connections();
-  net::steady_timer timer(io);
-  const auto deadline = std::chrono::steady_clock::now() + read_grace;
-  while (ctx.readers_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(5ms);
-    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-  }
+  if (http_server) http_server->stop();
+  const auto read_deadline = std::chrono::steady_clock::now() + read_grace;
+  listener.stop(read_deadline);
+  // Connections stop by read_deadline on their own; the margin covers their last batch.
+  co_await wait_until([&ctx] { return ctx.readers_active.load() == 0; }, read_deadline + 500ms);
   // This coroutine runs on the assembler strand: re-queue once so the batches the
   // connections posted before they stopped are applied first (the strand is FIFO).
   co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
   pipeline.finish();
   log(LogLevel::info, "open traces exported; draining exporters");
   drained = fan_out.drain(std::chrono::steady_clock::now() + drain_budget);
-  io.stop();
+  // Let the loop end by itself once the last replies are written and posted closes ran.
+  net::post(io, std::move(release_loop));
+  backstop.arm(reply_grace);
 }
 
 }  // namespace
@@ -105,8 +153,25 @@ int run(const Config& config) {
     log(LogLevel::error, "%s", error->c_str());
     return 1;
   }
+  std::optional<http::HttpServer> http_server;
   if (config.http_listen != "off") {
-    log(LogLevel::info, "HTTP API (%s) is not built yet; only the Unix socket is served", config.http_listen.c_str());
+    http::ServerOptions http_options;
+    http_options.listen = config.http_listen;
+    http_options.max_body = config.http_max_body;
+    http_options.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.http_timeout);
+    http_options.max_connections = config.http_max_connections;
+    http_options.decode = ctx.decode;
+    http_options.max_line_bytes = config.max_line_bytes;
+    http::MetricsSources sources{&counters, [&pipeline] { return pipeline.assembler().counters(); },
+                                 [&pipeline] { return pipeline.store().counters(); },
+                                 [&fan_out] { return fan_out.counters(); }};
+    http::ServerContext http_context{pipeline.store(), pipeline, &counters, &monotonic_offset, std::move(sources)};
+    http_server.emplace(io, std::move(http_options), std::move(http_context));
+    if (auto error = http_server->open()) {
+      log(LogLevel::error, "%s", error->c_str());
+      return 1;
+    }
+    log(LogLevel::info, "http listening on %s", http_server->local_address().c_str());
   }
   log(LogLevel::info, "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s", TRACECOL_VERSION,
       config.socket.c_str(), config.socket_mode, config.export_console ? " console" : "",
@@ -115,11 +180,12 @@ int run(const Config& config) {
   fan_out.start();
   pipeline.start();
   listener.start();
+  if (http_server) http_server->start();
 
   // The agents' clocks are read as CLOCK_MONOTONIC; refresh the offset if the wall clock is set.
   net::steady_timer offset_timer(io);
   std::function<void()> refresh = [&] {
-    offset_timer.expires_after(10s);
+    offset_timer.expires_after(5s);
     offset_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       monotonic_offset.store(protocol::current_monotonic_offset_ns());
@@ -129,11 +195,21 @@ int run(const Config& config) {
   refresh();
 
   bool drained = false;
+  LoopBackstop backstop(io);
   stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     log(LogLevel::info, "received %s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     offset_timer.cancel();
-    net::co_spawn(pipeline.executor(), shut_down(io, listener, ctx, pipeline, fan_out, drained), net::detached);
+    auto release_loop = [&] {
+      boost::system::error_code ignored;
+      stop_signals.cancel(ignored);
+      hup.cancel(ignored);
+      offset_timer.cancel();
+    };
+    net::co_spawn(pipeline.executor(),
+                  shut_down(io, listener, ctx, pipeline, fan_out, http_server ? &*http_server : nullptr, drained,
+                            release_loop, backstop),
+                  net::detached);
   });
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](boost::system::error_code ec, int) {
@@ -149,6 +225,7 @@ int run(const Config& config) {
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
+  backstop.loop_ended();
 
   fan_out.stop();
   log(LogLevel::info, "%s", exit_summary(counters, pipeline, fan_out).c_str());

@@ -59,8 +59,12 @@ void log(LogLevel level, const char* format, ...) {
 }
 
 bool RateLimiter::allow(std::uint64_t* suppressed) {
-  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now().time_since_epoch()).count();
+  return allow_at(std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count(),
+                  suppressed);
+}
+
+bool RateLimiter::allow_at(std::int64_t now_s, std::uint64_t* suppressed) {
   std::int64_t window = window_.load(std::memory_order_relaxed);
   if (window != now_s && window_.compare_exchange_strong(window, now_s)) {
     used_.store(0, std::memory_order_relaxed);

@@ -27,6 +27,8 @@ class RateLimiter {
   explicit RateLimiter(std::uint32_t per_second) : per_second_(per_second) {}
   /** True when the caller may log; *suppressed gets the count dropped since the last pass. */
   bool allow(std::uint64_t* suppressed);
+  /** The same at a given second (steady clock); for tests. */
+  bool allow_at(std::int64_t now_s, std::uint64_t* suppressed);
 
  private:
   std::uint32_t per_second_;

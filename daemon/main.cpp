@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // --help/--version exit 0; bad flags exit non-zero with a message
+    // --help and --version exit 0; every invalid flag or value exits 2 with CLI11's message.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   if (auto error = tracecol::daemon::finalize(config)) {
     std::fprintf(stderr, "tracecol: %s\n", error->c_str());

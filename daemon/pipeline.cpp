@@ -27,7 +27,12 @@ void Pipeline::submit(ingest::IngestBatch&& batch, Done done) {
     std::vector<ingest::AppliedRejection> out;
     out.reserve(rejected.size());
     for (const auto& r : rejected) out.push_back({r.index, r.reason});
-    if (!finished_) schedule_tick();
+    if (finished_) {
+      // A batch that arrived after finish_all(): export what it opened rather than lose it.
+      assembler_.finish_all();
+    } else {
+      schedule_tick();
+    }
     done(std::move(out));
   });
 }

@@ -12,13 +12,29 @@
 
 namespace tracecol::ingest {
 
+/**
+ * Where a line sits in a connection's stream, ordered: the batch (one per read), then
+ * 2*i + 1 for the batch's data event i, or 2*j for a line refused before event j.
+ */
+struct LinePosition {
+  std::uint64_t batch = 0;
+  std::uint64_t slot = 0;
+  auto operator<=>(const LinePosition&) const = default;
+};
+
+/** The most recent rejection on a connection, with its place for ordering. */
+struct LastError {
+  protocol::RejectReason reason;
+  LinePosition at;
+};
+
 /** A flush line's place in its batch and the connection's decode counts at that line. */
 struct FlushRequest {
   std::size_t index;     // number of batch events before the flush line
   std::uint64_t id;
   std::uint64_t accepted;  // data lines decoded so far on the connection
-  std::uint64_t rejected;  // lines rejected by the decoder/framer so far
-  std::optional<protocol::RejectReason> last_error;
+  std::uint64_t rejected;  // lines rejected by the framer or decoder so far
+  std::optional<LastError> last_error;  // the framer's or decoder's latest, if any
 };
 
 struct IngestBatch {

@@ -1,6 +1,7 @@
 #include "daemon/ingest/connection.hpp"
 
 #include <cinttypes>
+#include <cstdio>
 
 #include "daemon/log.hpp"
 #include "protocol/encoder.hpp"
@@ -25,6 +26,7 @@ Connection::Connection(local_stream::socket socket, std::uint64_t id, Connection
     : socket_(std::move(socket)),
       strand_(net::make_strand(socket_.get_executor())),
       capacity_timer_(strand_),
+      quiet_timer_(strand_),
       id_(id),
       ctx_(context),
       framer_(context.max_line_bytes),
@@ -41,13 +43,27 @@ void Connection::start() {
   net::co_spawn(strand_, [self = shared_from_this()] { return self->read_loop(); }, net::detached);
 }
 
-void Connection::stop_reading() {
-  net::post(strand_, [self = shared_from_this()] {
+void Connection::stop_reading(std::chrono::steady_clock::time_point deadline) {
+  net::post(strand_, [self = shared_from_this(), deadline] {
+    if (self->stopping_) return;
     self->stopping_ = true;
+    self->stop_deadline_ = deadline;
+    // Wakes a reader parked in async_read_some (or held back by backpressure); it goes on
+    // reading with a silence timeout from then on.
     boost::system::error_code ignored;
-    // Wakes a reader parked in async_read_some; it then drains what is already queued.
     self->socket_.cancel(ignored);
     self->capacity_timer_.cancel();
+  });
+}
+
+void Connection::arm_quiet_timer() {
+  const auto now = std::chrono::steady_clock::now();
+  quiet_timer_.expires_at(std::min(now + ctx_.shutdown_quiet, std::max(now, stop_deadline_)));
+  quiet_timer_.async_wait([self = shared_from_this(), generation = read_generation_](boost::system::error_code ec) {
+    // A stale expiry (its read already completed) must not cut the next read short.
+    if (ec || generation != self->read_generation_) return;
+    boost::system::error_code ignored;
+    self->socket_.cancel(ignored);
   });
 }
 
@@ -59,40 +75,30 @@ net::awaitable<void> Connection::read_loop() {
       capacity_timer_.expires_at(net::steady_timer::time_point::max());
       co_await capacity_timer_.async_wait(net::as_tuple(net::use_awaitable));
     }
-    if (stopping_) {
-      drain_without_blocking();
-      break;
+    const bool timed = stopping_;
+    if (timed) {
+      if (std::chrono::steady_clock::now() >= stop_deadline_) break;
+      arm_quiet_timer();
     }
     auto space = framer_.prepare();
     auto [ec, n] = co_await socket_.async_read_some(net::buffer(space.data(), space.size()),
                                                      net::as_tuple(net::use_awaitable));
+    ++read_generation_;
+    if (timed) quiet_timer_.cancel();
     if (n > 0) on_bytes(n);
-    if (ec == net::error::operation_aborted && stopping_) {
-      drain_without_blocking();
-      break;
-    }
-    if (ec) break;  // EOF, reset: normal ends of a connection
+    // Aborted by stop_reading(): loop again, now with the silence timeout.
+    if (ec == net::error::operation_aborted && stopping_ && !timed) continue;
+    if (ec) break;  // EOF, reset, or silent through the shutdown grace
   }
   if (std::size_t partial = framer_.finish(); partial > 0) {
     ctx_.counters.partial_lines_dropped.fetch_add(1, std::memory_order_relaxed);
     daemon::log(LogLevel::debug, "conn %" PRIu64 ": dropped a partial line of %zu bytes at EOF", id_, partial);
   }
   submit_batch();
+  log_close();
   ctx_.readers_active.fetch_sub(1);
   // The connection stays alive (and the socket open for flushed replies) until every
   // handed-off batch is applied and the outbox is written: the callbacks hold `self`.
-}
-
-void Connection::drain_without_blocking() {
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  // Bounded: at most 64 reads (4 MiB) at shutdown, so a firehose agent cannot stall exit.
-  for (int i = 0; i < 64 && !ec; ++i) {
-    auto space = framer_.prepare();
-    std::size_t n = socket_.read_some(net::buffer(space.data(), space.size()), ec);
-    if (n > 0) on_bytes(n);
-    if (n == 0) break;
-  }
 }
 
 void Connection::on_bytes(std::size_t n) {
@@ -125,7 +131,7 @@ void Connection::handle_line(std::string_view line) {
     return;
   }
   if (event.type == protocol::EventType::flush) {
-    batch_.flushes.push_back({batch_.events.size() - 1, event.flush_id, decoded_, rejected_, last_error_});
+    batch_.flushes.push_back({batch_.events.size() - 1, event.flush_id, decoded_, rejected_, last_decode_error_});
   }
   batch_.events.pop_back();
   ctx_.counters.control_lines.fetch_add(1, std::memory_order_relaxed);
@@ -134,18 +140,36 @@ void Connection::handle_line(std::string_view line) {
 void Connection::reject(protocol::RejectReason reason, std::size_t length, std::size_t offset,
                         std::string_view line) {
   ++rejected_;
-  last_error_ = reason;
+  last_decode_error_ = LastError{reason, {batch_seq_, 2 * batch_.events.size()}};
   ctx_.counters.reject(reason);
+  ++rejected_by_reason_[static_cast<std::size_t>(reason)];
   std::uint64_t suppressed = 0;
   if (daemon::log_enabled(LogLevel::warn) && g_reject_log.allow(&suppressed)) {
-    // Never the raw bytes: they may hold secrets or terminal escapes. A hash identifies them.
-    daemon::log(LogLevel::warn,
-                "conn %" PRIu64 " line %" PRIu64 ": rejected (%.*s) at byte %zu of %zu, hash %016" PRIx64
-                "%s%" PRIu64 "%s",
-                id_, line_number_, static_cast<int>(protocol::to_string(reason).size()),
-                protocol::to_string(reason).data(), offset, length, fnv1a(line),
-                suppressed ? " (" : "", suppressed, suppressed ? " similar lines not logged)" : "");
+    if (suppressed > 0) {
+      daemon::log(LogLevel::warn, "%" PRIu64 " more rejected lines suppressed (log rate limit)", suppressed);
+    }
+    const std::string_view name = protocol::to_string(reason);
+    // Never the raw bytes: they may hold secrets or terminal escapes. A hash identifies them
+    // (an over-long line was never held whole, so it has none).
+    char hash[24] = "-";
+    if (!line.empty()) std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(line));
+    daemon::log(LogLevel::warn, "conn %" PRIu64 " line %" PRIu64 ": rejected (%.*s) at byte %zu, line length %zu, hash %s",
+                id_, line_number_, static_cast<int>(name.size()), name.data(), offset, length, hash);
   }
+}
+
+void Connection::log_close() const {
+  const LogLevel level = rejected_ > 0 ? LogLevel::info : LogLevel::debug;
+  if (!daemon::log_enabled(level)) return;
+  std::string reasons;
+  for (std::size_t i = 0; i < rejected_by_reason_.size(); ++i) {
+    if (rejected_by_reason_[i] == 0) continue;
+    reasons += ' ';
+    reasons += protocol::to_string(static_cast<protocol::RejectReason>(i));
+    reasons += '=' + std::to_string(rejected_by_reason_[i]);
+  }
+  daemon::log(level, "conn %" PRIu64 " closed: %" PRIu64 " lines, %" PRIu64 " decoded, %" PRIu64 " rejected at decode%s", id_,
+              line_number_, decoded_, rejected_, reasons.c_str());
 }
 
 void Connection::submit_batch() {
@@ -156,28 +180,38 @@ void Connection::submit_batch() {
   batch_ = IngestBatch{};
   batch_.events.reserve(data_events);
   ++in_flight_;
-  ctx_.sink.submit(std::move(batch), [self = shared_from_this(), flushes = std::move(flushes), data_events](
+  const std::uint64_t seq = batch_seq_++;
+  ctx_.sink.submit(std::move(batch), [self = shared_from_this(), seq, flushes = std::move(flushes), data_events](
                                          std::vector<AppliedRejection>&& rejected) mutable {
-    net::post(self->strand_, [self, flushes = std::move(flushes), data_events,
-                              rejected = std::move(rejected)] { self->on_applied(flushes, data_events, rejected); });
+    net::post(self->strand_, [self, seq, flushes = std::move(flushes), data_events, rejected = std::move(rejected)] {
+      self->on_applied(seq, flushes, data_events, rejected);
+    });
   });
 }
 
-void Connection::on_applied(const std::vector<FlushRequest>& flushes, std::size_t data_events,
-                            const std::vector<AppliedRejection>& rejected) {
+void Connection::on_applied(std::uint64_t batch_seq, const std::vector<FlushRequest>& flushes,
+                            std::size_t data_events, const std::vector<AppliedRejection>& rejected) {
   --in_flight_;
   capacity_timer_.cancel();
   ctx_.counters.events_accepted.fetch_add(data_events - rejected.size(), std::memory_order_relaxed);
   for (const auto& r : rejected) ctx_.counters.reject(r.reason);
   for (const FlushRequest& flush : flushes) {
+    // Batches are applied in order, so every earlier batch's assembler rejections are in
+    // applied_rejected_; of this batch, only those before the flush line count.
     std::uint64_t later_rejected = applied_rejected_;
-    std::optional<protocol::RejectReason> last_error = flush.last_error;
+    std::optional<LastError> last = flush.last_error;
+    auto consider = [&last](const std::optional<LastError>& e) {
+      if (e && (!last || last->at < e->at)) last = e;
+    };
+    consider(last_applied_error_);
     for (const auto& r : rejected) {
       if (r.index < flush.index) {
         ++later_rejected;
-        last_error = r.reason;
+        consider(LastError{r.reason, {batch_seq, 2 * r.index + 1}});
       }
     }
+    const std::optional<protocol::RejectReason> last_error =
+        last ? std::optional<protocol::RejectReason>(last->reason) : std::nullopt;
     std::string reply = "{\"type\":\"flushed\",\"id\":" + std::to_string(flush.id) +
                         ",\"accepted\":" + std::to_string(flush.accepted - later_rejected) +
                         ",\"rejected\":" + std::to_string(flush.rejected + later_rejected) + ",\"last_error\":";
@@ -188,7 +222,10 @@ void Connection::on_applied(const std::vector<FlushRequest>& flushes, std::size_
     ctx_.counters.flushes_answered.fetch_add(1, std::memory_order_relaxed);
   }
   applied_rejected_ += rejected.size();
-  if (!rejected.empty()) last_error_ = rejected.back().reason;
+  for (const auto& r : rejected) {
+    LastError e{r.reason, {batch_seq, 2 * r.index + 1}};
+    if (!last_applied_error_ || last_applied_error_->at < e.at) last_applied_error_ = e;
+  }
 }
 
 void Connection::send(std::string line) {

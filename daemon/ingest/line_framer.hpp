@@ -29,8 +29,14 @@ class LineFramer {
   template <typename OnLine, typename OnTooLong>
   void commit(std::size_t n, OnLine&& on_line, OnTooLong&& on_too_long);
 
-  /** At EOF: bytes of an unterminated last line (dropped); 0 when the stream ended cleanly. */
-  std::size_t finish() const { return skipping_ ? skipped_ : end_ - begin_; }
+  /**
+   * At EOF: bytes of an unterminated last line (the caller drops and counts it); 0 when the
+   * stream ended cleanly or inside an over-long line (already reported by on_too_long).
+   */
+  std::size_t finish() const { return skipping_ ? 0 : end_ - begin_; }
+
+  /** Bytes held for the unfinished line; never more than max_line_bytes + 1. */
+  std::size_t buffered() const { return end_ - begin_; }
 
   std::uint64_t blank_lines() const { return blank_; }
 

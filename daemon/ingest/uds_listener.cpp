@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
 #include <cstring>
 #include <filesystem>
 
@@ -14,6 +15,11 @@
 namespace tracecol::ingest {
 
 using daemon::LogLevel;
+
+namespace {
+// Out of file descriptors, every accept fails: one log line a second says so.
+daemon::RateLimiter accept_error_log(1);
+}  // namespace
 
 PathState probe_socket_path(const std::string& path) {
   struct stat st{};
@@ -82,10 +88,12 @@ std::optional<std::string> UdsListener::open() {
 
 void UdsListener::start() { net::co_spawn(strand_, accept_loop(), net::detached); }
 
-void UdsListener::stop() {
-  net::post(strand_, [this] {
+void UdsListener::stop(std::chrono::steady_clock::time_point read_deadline) {
+  net::post(strand_, [this, read_deadline] {
     close();
     backoff_.cancel();
+    // On the accept strand, after close: every connection ever accepted is in the map.
+    stop_connections(read_deadline);
   });
 }
 
@@ -95,8 +103,11 @@ net::awaitable<void> UdsListener::accept_loop() {
     if (!acceptor_.is_open() || ec == net::error::operation_aborted) co_return;
     if (ec) {
       ctx_.counters.accept_errors.fetch_add(1, std::memory_order_relaxed);
-      daemon::log(LogLevel::warn, "accept on %s failed: %s; retrying in 100ms", options_.path.c_str(),
-                  ec.message().c_str());
+      std::uint64_t suppressed = 0;
+      if (accept_error_log.allow(&suppressed)) {
+        daemon::log(LogLevel::warn, "accept on %s failed: %s; pausing accepts for 100ms (%" PRIu64
+                    " more accept errors not logged)", options_.path.c_str(), ec.message().c_str(), suppressed);
+      }
       // EMFILE/ENFILE leave the connection in the backlog: pause instead of spinning on it.
       backoff_.expires_after(std::chrono::milliseconds(100));
       co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
@@ -123,10 +134,10 @@ net::awaitable<void> UdsListener::accept_loop() {
   }
 }
 
-void UdsListener::stop_connections() {
+void UdsListener::stop_connections(std::chrono::steady_clock::time_point read_deadline) {
   std::lock_guard lock(mutex_);
   for (auto& [id, weak] : connections_) {
-    if (auto c = weak.lock()) c->stop_reading();
+    if (auto c = weak.lock()) c->stop_reading(read_deadline);
   }
 }
 

@@ -2,6 +2,7 @@
 // The agents' Unix socket: safe takeover of a stale socket file, the file mode applied
 // without a window, an accept loop with a connection cap and EMFILE handling.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,12 @@ struct ListenerOptions {
   std::size_t max_connections = 1024;
 };
 
+/**
+ * Owns the listening socket and the accept loop (a coroutine on the listener's strand).
+ * Connections are owned by themselves (shared_ptr); the listener keeps weak references to
+ * ask them to stop at shutdown. open() and close() are for the startup thread; stop() may
+ * be called from any thread.
+ */
 class UdsListener {
  public:
   UdsListener(net::io_context& io, ListenerOptions options, ConnectionContext& context);
@@ -31,15 +38,18 @@ class UdsListener {
    */
   std::optional<std::string> open();
   void start();
-  /** Any thread: stops accepting (on the listener's strand) and removes the socket file. */
-  void stop();
+  /**
+   * Any thread: on the listener's strand, stops accepting, removes the socket file, then
+   * asks every live connection to read what its agent still sends until read_deadline
+   * (see Connection::stop_reading). No connection is accepted after that.
+   */
+  void stop(std::chrono::steady_clock::time_point read_deadline);
   /** Same, synchronously; only when no io thread runs (startup failure, destruction). */
   void close();
-  /** Asks every live connection to finish reading what was sent and stop. */
-  void stop_connections();
 
  private:
   net::awaitable<void> accept_loop();
+  void stop_connections(std::chrono::steady_clock::time_point read_deadline);
 
   net::io_context& io_;
   net::strand<net::io_context::executor_type> strand_;

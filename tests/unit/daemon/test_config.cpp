@@ -47,8 +47,11 @@ TEST_SUITE("config") {
     CHECK(d::parse_size("256MiB") == 256u * 1024 * 1024);
     CHECK(d::parse_size("1GiB") == 1024u * 1024 * 1024);
     CHECK(d::parse_size("10MB") == 10'000'000u);
+    CHECK(d::parse_size("1MB") == 1'000'000u);
     CHECK(d::parse_size("4096") == 4096u);
     CHECK_FALSE(d::parse_size("lots").has_value());
+    CHECK_FALSE(d::parse_size("-5").has_value());
+    CHECK_FALSE(d::parse_size("").has_value());
   }
 
   TEST_CASE("has the documented defaults, console on when no exporter is named") {
@@ -62,6 +65,53 @@ TEST_SUITE("config") {
     CHECK(c.trace_linger == std::chrono::nanoseconds(1s));
     CHECK(c.trace_idle_timeout == std::chrono::nanoseconds(5min));
     CHECK(c.export_console);
+    CHECK(c.export_file.empty());
+    CHECK(c.file_mode == "traces");
+    CHECK(c.file_max_bytes == 0);
+    CHECK(c.file_max_backups == 5);
+    CHECK(c.max_spans_per_trace == 10000);
+    CHECK(c.max_connections == 1024);
+    CHECK(c.sample_rate == doctest::Approx(1.0));
+    CHECK(c.sample_keep_errors);
+    CHECK_FALSE(c.no_inputs);
+    CHECK_FALSE(c.no_outputs);
+    CHECK(c.redact_keys.empty());
+    CHECK_FALSE(c.no_default_redact);
+    CHECK(c.export_queue == 10000);
+    CHECK(c.threads == 2);
+    CHECK(c.log_level == "info");
+  }
+
+  TEST_CASE("reads every flag given on the command line") {
+    d::Config c;
+    CHECK(parse(c, {"--socket", "/tmp/a.sock", "--socket-mode", "0600", "--export-console", "--export-file", "/tmp/o.ndjson",
+                    "--file-mode", "spans", "--file-max-bytes", "64KiB", "--file-max-backups", "3", "--max-traces", "5",
+                    "--max-store-bytes", "1GiB", "--max-spans-per-trace", "9", "--max-line-bytes", "1MB",
+                    "--max-connections", "7", "--trace-linger", "250ms", "--trace-idle-timeout", "1h",
+                    "--sample-rate", "0.25", "--sample-keep-errors", "false", "--no-inputs", "--no-outputs",
+                    "--no-default-redact", "--export-queue", "11", "--threads", "4", "--log-level", "debug"}) == "");
+    CHECK(c.socket == "/tmp/a.sock");
+    CHECK(c.socket_mode == 0600);
+    CHECK(c.export_console);  // named explicitly, so it stays on next to the file
+    CHECK(c.export_file == "/tmp/o.ndjson");
+    CHECK(c.file_mode == "spans");
+    CHECK(c.file_max_bytes == 64u * 1024);
+    CHECK(c.file_max_backups == 3);
+    CHECK(c.max_traces == 5);
+    CHECK(c.max_store_bytes == 1024u * 1024 * 1024);
+    CHECK(c.max_spans_per_trace == 9);
+    CHECK(c.max_line_bytes == 1'000'000u);
+    CHECK(c.max_connections == 7);
+    CHECK(c.trace_linger == std::chrono::nanoseconds(250ms));
+    CHECK(c.trace_idle_timeout == std::chrono::nanoseconds(1h));
+    CHECK(c.sample_rate == doctest::Approx(0.25));
+    CHECK_FALSE(c.sample_keep_errors);
+    CHECK(c.no_inputs);
+    CHECK(c.no_outputs);
+    CHECK(c.no_default_redact);
+    CHECK(c.export_queue == 11);
+    CHECK(c.threads == 4);
+    CHECK(c.log_level == "debug");
   }
 
   TEST_CASE("a named file exporter alone turns the console off") {
@@ -86,13 +136,19 @@ TEST_SUITE("config") {
 
   TEST_CASE("reads a config file whose keys are the flag names") {
     const std::string path = "/tmp/tracecol-config-test.toml";
-    std::ofstream(path) << "socket = \"/tmp/file.sock\"\nmax-traces = 7\nsample-rate = 0.5\n";
+    std::ofstream(path) << "socket = \"/tmp/file.sock\"\nmax-traces = 7\nsample-rate = 0.5\n"
+                           "trace-linger = \"250ms\"\nmax-line-bytes = \"64KiB\"\nsample-keep-errors = false\n"
+                           "redact-key = [\"ssn\", \"card\"]\n";
     d::Config c;
     CHECK(parse(c, {"--config", path}) == "");
     std::filesystem::remove(path);
     CHECK(c.socket == "/tmp/file.sock");
     CHECK(c.max_traces == 7);
     CHECK(c.sample_rate == doctest::Approx(0.5));
+    CHECK(c.trace_linger == std::chrono::nanoseconds(250ms));
+    CHECK(c.max_line_bytes == 64u * 1024);
+    CHECK_FALSE(c.sample_keep_errors);
+    CHECK(c.redact_keys == std::vector<std::string>{"ssn", "card"});
   }
 
   TEST_CASE("rejects invalid values with a message naming the flag") {
@@ -106,6 +162,40 @@ TEST_SUITE("config") {
     CHECK(parse(e, {"--sample-rate", "2"}).find("parse") != std::string::npos);
     d::Config f;
     CHECK(parse(f, {"--file-mode", "lines"}).find("parse") != std::string::npos);
+    d::Config g;
+    CHECK(parse(g, {"--socket-mode", "0999"}).find("--socket-mode") != std::string::npos);
+    d::Config h;
+    CHECK(parse(h, {"--socket-mode", "01777"}).find("--socket-mode") != std::string::npos);
+    d::Config i;
+    CHECK(parse(i, {"--max-store-bytes", "12 parsecs"}).find("--max-store-bytes") != std::string::npos);
+    d::Config j;
+    CHECK(parse(j, {"--trace-idle-timeout", "0s"}).find("--trace-idle-timeout") != std::string::npos);
+    d::Config k;
+    CHECK(parse(k, {"--threads", "0"}).find("parse") != std::string::npos);
+    d::Config l;
+    CHECK(parse(l, {"--log-level", "loud"}).find("parse") != std::string::npos);
+    d::Config m;
+    CHECK(parse(m, {"--sample-keep-errors", "perhaps"}).find("parse") != std::string::npos);
+    d::Config n;
+    CHECK(parse(n, {"--max-traces", "-3"}).find("parse") != std::string::npos);
+    d::Config o;
+    CHECK(parse(o, {"--no-such-flag"}).find("parse") != std::string::npos);
+  }
+
+  TEST_CASE("an environment variable with a bad value is refused like the flag") {
+    ::setenv("TRACECOL_MAX_LINE_BYTES", "enormous", 1);
+    d::Config c;
+    const std::string error = parse(c, {});
+    ::unsetenv("TRACECOL_MAX_LINE_BYTES");
+    CHECK(error.find("--max-line-bytes") != std::string::npos);
+  }
+
+  TEST_CASE("the command line wins over the environment") {
+    ::setenv("TRACECOL_SOCKET", "/tmp/env.sock", 1);
+    d::Config c;
+    CHECK(parse(c, {"--socket", "/tmp/flag.sock"}) == "");
+    ::unsetenv("TRACECOL_SOCKET");
+    CHECK(c.socket == "/tmp/flag.sock");
   }
 
   TEST_CASE("lower-cases redact keys and adds them to the defaults") {

@@ -89,6 +89,59 @@ TEST_SUITE("line framer") {
     CHECK(f.too_long.size() == 1);
   }
 
+  TEST_CASE("a mixed stream framed one byte at a time equals the same stream in one read") {
+    std::string stream;
+    for (int i = 0; i < 50; ++i) {
+      stream += "{\"n\":" + std::to_string(i) + "}\r\n";  // CRLF, split at every byte boundary
+      if (i % 7 == 0) stream += "\n\r\n";                // blank lines, bare and CRLF
+      if (i % 11 == 0) stream += std::string(300 + i, 'L') + "\n";  // over the limit of 256
+    }
+    stream += "tail-without-newline";
+    auto whole = frame(stream, 256, {1 << 20});
+    auto bytes = frame(stream, 256, {1}, 64);
+    CHECK(whole.lines.size() == 50);
+    CHECK(whole.too_long.size() == 5);
+    CHECK(whole.blank == 16);
+    CHECK(whole.partial == std::string("tail-without-newline").size());
+    CHECK(bytes.lines == whole.lines);
+    CHECK(bytes.too_long.size() == whole.too_long.size());
+    CHECK(bytes.blank == whole.blank);
+    CHECK(bytes.partial == whole.partial);
+  }
+
+  TEST_CASE("keeps a CR split from its LF across reads out of the line") {
+    auto f = frame("abc\r\ndef\r\n", 100, {4});  // reads: "abc\r" "\ndef" "\r\n"
+    CHECK(f.lines == std::vector<std::string>{"abc", "def"});
+  }
+
+  TEST_CASE("holds at most the limit while skipping a huge line and reports it once") {
+    LineFramer framer(1000, 4096);
+    std::size_t too_long = 0, lines = 0, max_buffered = 0;
+    auto feed = [&](const std::string& bytes) {
+      for (std::size_t pos = 0; pos < bytes.size();) {
+        auto space = framer.prepare();
+        std::size_t n = std::min(space.size(), bytes.size() - pos);
+        std::memcpy(space.data(), bytes.data() + pos, n);
+        pos += n;
+        framer.commit(n, [&](std::string_view) { ++lines; }, [&](std::size_t) { ++too_long; });
+        max_buffered = std::max(max_buffered, framer.buffered());
+      }
+    };
+    feed(std::string(10 << 20, 'x'));  // 10 MiB without a newline
+    CHECK(too_long == 1);
+    CHECK(max_buffered <= 1001);
+    feed("\nnext\n");
+    CHECK(too_long == 1);
+    CHECK(lines == 1);
+    CHECK(framer.finish() == 0);
+  }
+
+  TEST_CASE("does not count a line cut off at EOF twice when it was already too long") {
+    auto f = frame(std::string(5000, 'x'), 1000, {512}, 512);
+    CHECK(f.too_long.size() == 1);
+    CHECK(f.partial == 0);
+  }
+
   TEST_CASE("never offers more than the read size to write into") {
     LineFramer framer(100, 64);
     CHECK(framer.prepare().size() == 64);

@@ -1,0 +1,90 @@
+#include "daemon/http/dispatch.hpp"
+
+#include "daemon/http/router.hpp"
+
+namespace tracecol::http {
+namespace {
+
+/** Hands the batch to the pipeline and resumes the caller on its own executor once applied. */
+template <class Token>
+auto async_submit(ingest::BatchSink& sink, ingest::IngestBatch batch, Token&& token) {
+  return net::async_initiate<Token, void(std::vector<ingest::AppliedRejection>)>(
+      [&sink](auto handler, ingest::IngestBatch b) {
+        auto ex = net::get_associated_executor(handler);
+        // BatchSink::Done is a std::function (copyable); the handler is move-only.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        sink.submit(std::move(b), [shared, ex](std::vector<ingest::AppliedRejection>&& rejected) {
+          net::post(ex, [shared, rejected = std::move(rejected)]() mutable { (*shared)(std::move(rejected)); });
+        });
+      },
+      token, std::move(batch));
+}
+
+net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& req) {
+  protocol::Decoder decoder(ctx.options.decode);
+  if (ctx.context.monotonic_offset_ns) decoder.set_monotonic_offset_ns(ctx.context.monotonic_offset_ns->load());
+  DecodedBody decoded = decode_body(req.body(), decoder, ctx.options.max_line_bytes);
+  std::vector<ingest::AppliedRejection> applied;
+  if (!decoded.batch.events.empty()) {
+    ingest::IngestBatch batch = std::move(decoded.batch);
+    applied = co_await async_submit(ctx.context.sink, std::move(batch), net::use_awaitable);
+  }
+  if (auto* c = ctx.context.ingest) {
+    const std::size_t events = decoded.event_lines.size();
+    c->lines_received.fetch_add(decoded.lines, std::memory_order_relaxed);
+    c->control_lines.fetch_add(decoded.control_lines, std::memory_order_relaxed);
+    c->events_accepted.fetch_add(events - std::min(applied.size(), events), std::memory_order_relaxed);
+    for (const auto& e : decoded.errors) {
+      // The decoder's reasons come back as names; count them under the enum again.
+      for (std::size_t i = 0; i < c->rejected.size(); ++i) {
+        const auto reason = static_cast<protocol::RejectReason>(i);
+        if (protocol::to_string(reason) == e.reason) c->reject(reason);
+      }
+    }
+    for (const auto& a : applied) c->reject(a.reason);
+  }
+  co_return ingest_response(decoded, applied);
+}
+
+}  // namespace
+
+net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req, std::string_view& label) {
+  auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
+  if (!target.value) co_return error_response(400, target.error);
+  const RouteMatch m = route(std::string_view(req.method_string().data(), req.method_string().size()),
+                             target.value->path);
+  label = route_label(m.route);
+  if (m.route == Route::not_found) co_return error_response(404, "not found");
+  if (!m.method_allowed) {
+    Response r = error_response(405, "method not allowed");
+    r.allow = std::string(m.allow);
+    co_return r;
+  }
+  if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}};
+  if (ctx.stopping) co_return error_response(503, "shutting down");
+  switch (m.route) {
+    case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}};
+    case Route::traces: {
+      auto q = parse_list_query(*target.value);
+      if (!q.value) co_return error_response(400, q.error);
+      co_return list_traces(ctx.context.store, *q.value);
+    }
+    case Route::trace: co_return get_trace(ctx.context.store, m.param);
+    case Route::trace_tree: co_return get_trace_tree(ctx.context.store, m.param);
+    case Route::run: co_return get_run(ctx.context.store, m.param);
+    case Route::metrics: {
+      Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = format_prometheus(read_metrics(ctx.context.metrics, ctx.requests));
+      co_return r;
+    }
+    case Route::spans: {
+      Response r = co_await post_spans(ctx, req);
+      co_return r;
+    }
+    default: break;
+  }
+  co_return error_response(404, "not found");
+}
+
+}  // namespace tracecol::http

@@ -1,0 +1,136 @@
+#include "daemon/http/query.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "protocol/span.hpp"
+
+namespace tracecol::http {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/** A finite, non-negative decimal number; nullopt otherwise. */
+std::optional<double> parse_number(std::string_view s) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty() || !std::isfinite(v) || v < 0) return std::nullopt;
+  return v;
+}
+
+/** Epoch seconds as nanoseconds, refusing values past int64 (year 2262). */
+std::optional<std::int64_t> epoch_ns(std::string_view s) {
+  auto v = parse_number(s);
+  if (!v || *v > 9.2e9) return std::nullopt;
+  return static_cast<std::int64_t>(std::llround(*v * 1e9));
+}
+
+}  // namespace
+
+const std::string* Target::param(std::string_view name) const {
+  const std::string* found = nullptr;
+  for (const auto& [k, v] : params) {
+    if (k == name) found = &v;
+  }
+  return found;
+}
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    if (c == '\0') return std::nullopt;
+    out += c;
+  }
+  return out;
+}
+
+Parsed<Target> parse_target(std::string_view target) {
+  if (target.empty() || target.front() != '/') return Parsed<Target>::fail("request target must start with '/'");
+  if (target.find('\0') != std::string_view::npos) return Parsed<Target>::fail("request target holds a NUL byte");
+  if (target.find("..") != std::string_view::npos) return Parsed<Target>::fail("request target holds '..'");
+  const std::size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  std::string_view raw_query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  if (const std::size_t hash = raw_query.find('#'); hash != std::string_view::npos) raw_query = raw_query.substr(0, hash);
+
+  Target out;
+  auto path = percent_decode(raw_path, false);
+  if (!path) return Parsed<Target>::fail("bad percent-escape or NUL in path");
+  // A "%2e%2e" decodes to ".." only now: check again after decoding.
+  if (path->find("..") != std::string::npos) return Parsed<Target>::fail("request target holds '..'");
+  out.path = std::move(*path);
+  while (!raw_query.empty()) {
+    const std::size_t amp = raw_query.find('&');
+    std::string_view pair = raw_query.substr(0, amp);
+    raw_query = amp == std::string_view::npos ? std::string_view{} : raw_query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!key || !value) return Parsed<Target>::fail("bad percent-escape or NUL in query");
+    out.params.emplace_back(std::move(*key), std::move(*value));
+  }
+  return {std::move(out), {}};
+}
+
+Parsed<ListQuery> parse_list_query(const Target& target) {
+  using P = Parsed<ListQuery>;
+  ListQuery q;
+  q.filter.limit = default_list_limit;
+  if (const auto* v = target.param("limit")) {
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || ptr != v->data() + v->size() || v->empty() || n < 1 || n > max_list_limit)
+      return P::fail("limit: expected an integer from 1 to " + std::to_string(max_list_limit));
+    q.filter.limit = n;
+  }
+  if (const auto* v = target.param("run_id")) q.filter.run_id = *v;
+  if (const auto* v = target.param("name")) q.filter.name = *v;
+  if (const auto* v = target.param("kind")) {
+    q.filter.kind = protocol::parse_span_kind(*v);
+    if (!q.filter.kind) return P::fail("kind: expected AGENT, TOOL, LLM, CHAIN, TEAM or CUSTOM");
+  }
+  if (const auto* v = target.param("error")) {
+    if (*v == "true") q.filter.has_error = true;
+    else if (*v == "false") q.filter.has_error = false;
+    else return P::fail("error: expected true or false");
+  }
+  if (const auto* v = target.param("min_duration_ms")) {
+    q.filter.min_duration_ms = parse_number(*v);
+    if (!q.filter.min_duration_ms) return P::fail("min_duration_ms: expected a non-negative number");
+  }
+  if (const auto* v = target.param("since")) {
+    auto ns = epoch_ns(*v);
+    if (!ns) return P::fail("since: expected epoch seconds");
+    q.filter.since_ns = *ns;
+  }
+  if (const auto* v = target.param("until")) {
+    auto ns = epoch_ns(*v);
+    if (!ns) return P::fail("until: expected epoch seconds");
+    q.filter.until_ns = *ns;
+  }
+  if (const auto* v = target.param("cursor")) {
+    q.cursor = protocol::parse_trace_id(*v);
+    if (!q.cursor) return P::fail("cursor: expected a next_cursor value");
+  }
+  return {std::move(q), {}};
+}
+
+}  // namespace tracecol::http

@@ -1,0 +1,35 @@
+#pragma once
+// The HTTP API's routes: a decoded path and a method mapped to one endpoint. Pure and
+// stateless; the server calls route() once per request.
+
+#include <string>
+#include <string_view>
+
+namespace tracecol::http {
+
+enum class Route {
+  healthz,     // GET /healthz
+  readyz,      // GET /readyz
+  traces,      // GET /api/traces
+  trace,       // GET /api/traces/{trace_id}
+  trace_tree,  // GET /api/traces/{trace_id}/tree
+  run,         // GET /api/runs/{run_id}
+  metrics,     // GET /metrics
+  spans,       // POST /api/spans
+  not_found,
+};
+
+/** The route's label in tracecol_http_requests_total{route=...}. */
+std::string_view route_label(Route route);
+
+struct RouteMatch {
+  Route route = Route::not_found;
+  std::string param;             // trace_id or run_id text (decoded), when the route has one
+  bool method_allowed = true;    // false: answer 405 with Allow
+  std::string_view allow;        // the methods the route accepts ("GET", "POST")
+};
+
+/** Matches a decoded path (no query); a known path with another method is method_allowed = false. */
+RouteMatch route(std::string_view method, std::string_view path);
+
+}  // namespace tracecol::http

@@ -1,0 +1,286 @@
+#include "daemon/http/server.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <charconv>
+#include <mutex>
+#include <unordered_map>
+
+#include "daemon/http/api.hpp"
+#include "daemon/http/dispatch.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/log.hpp"
+
+namespace tracecol::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+struct SessionBase {
+  virtual ~SessionBase() = default;
+  /** Cancels the connection's read when it waits between requests. Any thread. */
+  virtual void close_if_idle() = 0;
+};
+
+struct HttpServer::State {
+  State(net::io_context& io_, ServerOptions o, ServerContext c)
+      : io(io_), options(std::move(o)), context(std::move(c)), accept_strand(net::make_strand(io_)) {}
+
+  net::io_context& io;
+  ServerOptions options;
+  ServerContext context;
+  net::strand<net::io_context::executor_type> accept_strand;
+  std::optional<tcp::acceptor> tcp_acceptor;
+  std::optional<local_stream::acceptor> unix_acceptor;
+  std::string unix_path;
+  RequestCounters requests;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> active{0};
+  std::mutex mutex;
+  std::uint64_t next_session = 0;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+};
+
+namespace {
+
+using State = HttpServer::State;
+
+template <class Protocol>
+struct Session final : SessionBase, std::enable_shared_from_this<Session<Protocol>> {
+  explicit Session(typename Protocol::socket socket) : stream(std::move(socket)) {}
+  void close_if_idle() override {
+    net::post(stream.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle) self->stream.cancel();
+    });
+  }
+  beast::basic_stream<Protocol> stream;
+  bool idle = true;  // touched only on the session's strand
+};
+
+/** Drops the session from the registry and the connection count when its coroutine ends. */
+struct SessionExit {
+  std::shared_ptr<State> st;
+  std::uint64_t id;
+  ~SessionExit() {
+    std::lock_guard lock(st->mutex);
+    st->sessions.erase(id);
+    st->active.fetch_sub(1);
+  }
+};
+
+template <class Protocol>
+net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session<Protocol>> s, std::uint64_t id) {
+  SessionExit exit{st, id};
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    std::string_view label_of_request = "not_found";
+    parser.header_limit(st->options.max_header);
+    parser.body_limit(st->options.max_body);
+    s->idle = true;
+    if (st->stopping.load()) break;
+    s->stream.expires_after(st->options.request_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    s->idle = false;
+    if (!ec && !parser.is_done()) {
+      // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_on(bhttp::status::continue_, parser.get().version());
+        auto [cec, cn] = co_await bhttp::async_write(s->stream, go_on, net::as_tuple(net::use_awaitable));
+        if (cec) break;
+      }
+      auto [bec, bn] = co_await bhttp::async_read(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
+      ec = bec;
+    }
+    if (parser.is_header_done()) {
+      // Label even a refused request (413) by its route, when its target parses.
+      const auto& head = parser.get();
+      auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
+      const std::string_view method(head.method_string().data(), head.method_string().size());
+      if (target.value) label_of_request = route_label(route(method, target.value->path).route);
+    }
+    Response res;
+    std::string_view label = label_of_request;
+    bool close = true;
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof) {
+      break;
+    } else if (ec == bhttp::error::body_limit) {
+      res = error_response(413, "request body too large");
+    } else if (ec == bhttp::error::header_limit) {
+      res = error_response(431, "request headers too large");
+    } else if (ec) {
+      res = error_response(400, "malformed HTTP request");
+    } else {
+      DispatchContext dc{st->options, st->context, st->requests, st->stopping.load()};
+      res = co_await dispatch(dc, parser.get(), label);
+      close = !parser.get().keep_alive() || st->stopping.load();
+    }
+    bhttp::response<bhttp::string_body> out;
+    out.result(res.status);
+    out.version(ec ? 11 : parser.get().version());
+    out.set(bhttp::field::server, "tracecol");
+    out.set(bhttp::field::content_type, res.content_type);
+    if (!res.allow.empty()) out.set(bhttp::field::allow, res.allow);
+    out.body() = std::move(res.body);
+    out.keep_alive(!close);
+    out.prepare_payload();
+    s->stream.expires_after(st->options.request_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(s->stream, out, net::as_tuple(net::use_awaitable));
+    st->requests.add(label, res.status);
+    if (wec || close) break;
+  }
+  beast::error_code ignored;
+  s->stream.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+}
+
+template <class Socket>
+net::awaitable<void> refuse_busy(Socket socket) {
+  static const std::string busy = [] {
+    const std::string body = "{\"error\":\"too many connections\"}";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  }();
+  // Best effort: the peer may be gone already; the socket closes either way.
+  auto written = co_await net::async_write(socket, net::buffer(busy), net::as_tuple(net::use_awaitable));
+  (void)written;
+  boost::system::error_code ignored;
+  socket.shutdown(Socket::shutdown_send, ignored);
+}
+
+template <class Protocol>
+net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::acceptor& acceptor) {
+  net::steady_timer backoff(st->accept_strand);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(st->io), net::as_tuple(net::use_awaitable));
+    if (st->stopping.load() || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: wait rather than spin; the listener stays open.
+      daemon::log(daemon::LogLevel::warn, "http accept: %s", ec.message().c_str());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    if (st->active.load() >= st->options.max_connections) {
+      auto ex = socket.get_executor();
+      net::co_spawn(ex, refuse_busy(std::move(socket)), net::detached);
+      continue;
+    }
+    auto session = std::make_shared<Session<Protocol>>(std::move(socket));
+    std::uint64_t id;
+    {
+      std::lock_guard lock(st->mutex);
+      id = st->next_session++;
+      st->sessions.emplace(id, session);
+      st->active.fetch_add(1);
+    }
+    auto ex = session->stream.get_executor();
+    net::co_spawn(ex, run_session<Protocol>(st, std::move(session), id), net::detached);
+  }
+}
+
+/** "host:port" into an endpoint; nullopt when either part is bad. */
+std::optional<tcp::endpoint> parse_endpoint(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port_text.empty() || port > 65535)
+    return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code bad;
+  const auto address = net::ip::make_address(host, bad);
+  if (bad) return std::nullopt;
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+}  // namespace
+
+HttpServer::HttpServer(net::io_context& io, ServerOptions options, ServerContext context)
+    : state_(std::make_shared<State>(io, std::move(options), std::move(context))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::optional<std::string> HttpServer::open() {
+  State& st = *state_;
+  boost::system::error_code ec;
+  const std::string& listen = st.options.listen;
+  if (listen.starts_with("unix:")) {
+    st.unix_path = listen.substr(5);
+    if (st.unix_path.empty() || st.unix_path.size() >= 108) return "--http-listen: the unix path must be 1..107 bytes";
+    struct stat info {};
+    // A socket file left by a previous run would make bind fail; never remove anything else.
+    if (::lstat(st.unix_path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(st.unix_path.c_str());
+    auto& a = st.unix_acceptor.emplace(st.accept_strand);
+    const local_stream::endpoint endpoint(st.unix_path);
+    if (a.open(endpoint.protocol(), ec); !ec) a.bind(endpoint, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      st.unix_acceptor.reset();
+      return "http: cannot listen on " + listen + ": " + ec.message();
+    }
+    return std::nullopt;
+  }
+  const auto endpoint = parse_endpoint(listen);
+  if (!endpoint) return "--http-listen: expected HOST:PORT, unix:PATH or off, got '" + listen + "'";
+  auto& a = st.tcp_acceptor.emplace(st.accept_strand);
+  if (a.open(endpoint->protocol(), ec); !ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(*endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    st.tcp_acceptor.reset();
+    return "http: cannot listen on " + listen + ": " + ec.message();
+  }
+  return std::nullopt;
+}
+
+std::string HttpServer::local_address() const {
+  const State& st = *state_;
+  if (st.unix_acceptor) return "unix:" + st.unix_path;
+  if (!st.tcp_acceptor) return {};
+  boost::system::error_code ec;
+  const auto endpoint = st.tcp_acceptor->local_endpoint(ec);
+  if (ec) return {};
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+void HttpServer::start() {
+  auto st = state_;
+  if (st->tcp_acceptor) net::co_spawn(st->accept_strand, accept_loop<tcp>(st, *st->tcp_acceptor), net::detached);
+  if (st->unix_acceptor)
+    net::co_spawn(st->accept_strand, accept_loop<local_stream>(st, *st->unix_acceptor), net::detached);
+}
+
+void HttpServer::stop() {
+  auto st = state_;
+  if (st->stopping.exchange(true)) return;
+  net::post(st->accept_strand, [st] {
+    boost::system::error_code ignored;
+    if (st->tcp_acceptor) st->tcp_acceptor->close(ignored);
+    if (st->unix_acceptor) {
+      st->unix_acceptor->close(ignored);
+      ::unlink(st->unix_path.c_str());
+    }
+  });
+  std::vector<std::shared_ptr<SessionBase>> open;
+  {
+    std::lock_guard lock(st->mutex);
+    for (auto& [id, weak] : st->sessions) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (auto& s : open) s->close_if_idle();
+}
+
+}  // namespace tracecol::http

@@ -1,0 +1,70 @@
+#pragma once
+// The HTTP API server (Boost.Beast): a TCP or Unix-socket listener, one coroutine per
+// connection on its own strand, keep-alive, a per-request timeout, body and header
+// limits, a connection cap, and the routes of api.hpp.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/http/metrics.hpp"
+#include "daemon/ingest/batch_sink.hpp"
+#include "daemon/ingest/ingest_counters.hpp"
+#include "daemon/net.hpp"
+#include "daemon/store/trace_store.hpp"
+#include "protocol/decoder.hpp"
+
+namespace tracecol::http {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:4318";  // "host:port" (port 0: any free port) or "unix:/path"
+  std::uint64_t max_body = 20u << 20;     // larger requests get 413
+  std::uint32_t max_header = 16u << 10;   // larger headers get 431
+  std::chrono::milliseconds request_timeout{10000};  // to read one request (or idle between) and write its answer
+  std::size_t max_connections = 256;      // more get 503 and are closed
+  protocol::DecodeOptions decode;         // POST /api/spans lines, like the socket's
+  std::size_t max_line_bytes = 1u << 20;
+};
+
+/**
+ * What the server reads and writes; everything must outlive the io_context's run.
+ * The store is read only through its reader methods; batches go to sink like a socket
+ * connection's; ingest (optional) gets the POSTed lines counted in it.
+ */
+struct ServerContext {
+  const store::TraceStore& store;
+  ingest::BatchSink& sink;
+  ingest::IngestCounters* ingest = nullptr;
+  const std::atomic<std::int64_t>* monotonic_offset_ns = nullptr;
+  MetricsSources metrics;
+};
+
+class HttpServer {
+ public:
+  HttpServer(net::io_context& io, ServerOptions options, ServerContext context);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /** Binds and listens; an error message, or nullopt. Not thread-safe; call once. */
+  std::optional<std::string> open();
+  /** After open(): "127.0.0.1:43187" (the bound port) or "unix:/path". */
+  std::string local_address() const;
+  /** Starts accepting on the io_context. */
+  void start();
+  /**
+   * Any thread: stops accepting, removes a Unix socket file, closes idle connections;
+   * requests still arriving get 503 and their connection closes. Idempotent.
+   */
+  void stop();
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace tracecol::http

@@ -1,0 +1,379 @@
+// The HTTP API on the real daemon: queries after socket ingest, POST /api/spans, /metrics,
+// error statuses, and a slow client cut off by the request timeout.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <map>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/wire.hpp"
+
+using namespace tracecol::integration;
+
+namespace {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+/** A blocking HTTP/1.1 client over TCP or a Unix socket; every read has a deadline. */
+class HttpClient {
+ public:
+  explicit HttpClient(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) close();
+  }
+  explicit HttpClient(const std::string& unix_path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    unix_path.copy(a.sun_path, sizeof a.sun_path - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) close();
+  }
+  ~HttpClient() { close(); }
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool send(const std::string& bytes) {
+    for (std::size_t at = 0; at < bytes.size();) {
+      const ssize_t n = ::send(fd_, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      at += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  std::optional<HttpResponse> request(const std::string& method, const std::string& target,
+                                      const std::string& body = {}, const std::string& extra_headers = {}) {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers;
+    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!send(req + "\r\n" + body)) return std::nullopt;
+    return read_response();
+  }
+  std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = default_deadline) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t head_end;
+    while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) return std::nullopt;
+    }
+    HttpResponse r;
+    const std::string head = buffer_.substr(0, head_end);
+    if (head.size() < 12) return std::nullopt;
+    r.status = std::stoi(head.substr(9, 3));
+    for (std::size_t at = head.find("\r\n"); at != std::string::npos && at < head.size();) {
+      const std::size_t next = head.find("\r\n", at + 2);
+      const std::string line = head.substr(at + 2, next == std::string::npos ? std::string::npos : next - at - 2);
+      const std::size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+      at = next;
+    }
+    const std::size_t length = std::stoul(r.headers.count("content-length") ? r.headers["content-length"] : "0");
+    while (buffer_.size() < head_end + 4 + length) {
+      if (!fill(deadline)) return std::nullopt;
+    }
+    r.body = buffer_.substr(head_end + 4, length);
+    buffer_.erase(0, head_end + 4 + length);
+    return r;
+  }
+  /** True when the server closes the connection before the deadline. */
+  bool wait_eof(std::chrono::milliseconds timeout = default_deadline) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (fill(deadline)) {
+    }
+    return std::chrono::steady_clock::now() < deadline && eof_;
+  }
+
+ private:
+  bool fill(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || fd_ < 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buffer_;
+  bool eof_ = false;
+};
+
+/** A daemon with the HTTP API on a free loopback port, read back from its log line. */
+struct HttpDaemon {
+  HttpDaemon(const TempDir& dir, std::vector<std::string> args) : daemon(dir, dir.file("s.sock"), with_http(args)) {
+    REQUIRE(daemon.wait_ready());
+    const std::string marker = "http listening on 127.0.0.1:";
+    REQUIRE(wait_until([&] {
+      const std::string err = daemon.err();
+      const std::size_t at = err.find(marker);
+      if (at == std::string::npos || err.find('\n', at) == std::string::npos) return false;
+      port = std::atoi(err.c_str() + at + marker.size());
+      return port > 0;
+    }));
+  }
+  static std::vector<std::string> with_http(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--http-listen", "127.0.0.1:0"});  // the last --http-listen wins
+    return args;
+  }
+  std::optional<HttpResponse> get(const std::string& target) {
+    HttpClient c(port);
+    return c.request("GET", target);
+  }
+  Daemon daemon;
+  int port = 0;
+};
+
+const double t0 = 1732500000.0;
+
+/** Three traces over the socket: two of run-a (one with an error), one of run-b with a TOOL span. */
+void send_traces(const Daemon& d) {
+  SocketClient c(d.socket_path());
+  REQUIRE(c.connected());
+  std::string lines;
+  lines += span_line(SpanSpec("a1", "1").run("run-a").named("plan").of_kind("AGENT").at(t0, t0 + 0.010));
+  lines += trace_end_line("a1");
+  lines += span_line(SpanSpec("a2", "1").run("run-a").named("act").of_kind("AGENT").at(t0 + 1, t0 + 1.200));
+  lines += span_line(SpanSpec("a2", "2", "1").run("run-a").named("llm").of_kind("LLM").at(t0 + 1.01, t0 + 1.1)
+                         .with(R"("error":"rate limited")"));
+  lines += trace_end_line("a2");
+  lines += span_line(SpanSpec("b1", "1").run("run-b").named("search").of_kind("TOOL").at(t0 + 2, t0 + 2.05));
+  lines += trace_end_line("b1");
+  REQUIRE(c.write_all(lines));
+  auto f = c.flush(1);
+  REQUIRE(f);
+  CHECK(f->accepted == 7);
+}
+
+std::string metric_line(const std::string& text, const std::string& name) {
+  const std::size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return {};
+  return text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+}
+
+}  // namespace
+
+TEST_SUITE("http") {
+TEST_CASE("queries list, filter, get, tree and run the traces sent over the socket") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--export-console"});
+  send_traces(h.daemon);
+
+  auto health = h.get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(health->body == R"({"status":"ok"})");
+  CHECK(h.get("/readyz")->status == 200);
+
+  auto all = h.get("/api/traces");
+  REQUIRE(all);
+  CHECK(all->status == 200);
+  CHECK(all->headers["content-type"] == "application/json");
+  const auto pos = [&](const std::string& body, const std::string& id) { return body.find(trace_hex(id)); };
+  CHECK(pos(all->body, "b1") < pos(all->body, "a2"));  // newest first
+  CHECK(pos(all->body, "a2") < pos(all->body, "a1"));
+  CHECK(all->body.find(R"("next_cursor":null)") != std::string::npos);
+
+  auto limited = h.get("/api/traces?limit=2");
+  CHECK(limited->body.find(trace_hex("a1")) == std::string::npos);
+  CHECK(limited->body.find("\"next_cursor\":\"" + trace_hex("a2") + "\"") != std::string::npos);
+  auto next = h.get("/api/traces?limit=2&cursor=" + trace_hex("a2"));
+  CHECK(next->body.find(trace_hex("a1")) != std::string::npos);
+  CHECK(next->body.find(trace_hex("b1")) == std::string::npos);
+
+  auto errors = h.get("/api/traces?error=true");
+  CHECK(errors->body.find(trace_hex("a2")) != std::string::npos);
+  CHECK(errors->body.find(trace_hex("a1")) == std::string::npos);
+  auto run = h.get("/api/traces?run_id=run-b&kind=tool");
+  CHECK(run->body.find(trace_hex("b1")) != std::string::npos);
+  CHECK(run->body.find(trace_hex("a2")) == std::string::npos);
+  auto slow = h.get("/api/traces?min_duration_ms=100");
+  CHECK(slow->body.find(trace_hex("a2")) != std::string::npos);
+  CHECK(slow->body.find(trace_hex("b1")) == std::string::npos);
+  CHECK(h.get("/api/traces?limit=5000")->status == 400);
+
+  auto one = h.get("/api/traces/a2");
+  REQUIRE(one);
+  CHECK(one->status == 200);
+  auto doc = parse_ndjson(one->body + "\n");
+  REQUIRE(doc.records.size() == 1);
+  CHECK(str(doc.records[0], "run_id") == "run-a");
+  CHECK(num(doc.records[0], "span_count") == 2);
+  CHECK(num(doc.records[0], "error_count") == 1);
+  auto missing = h.get("/api/traces/" + trace_hex("ff"));
+  CHECK(missing->status == 404);
+  CHECK(missing->body == R"({"error":"trace not found"})");
+  CHECK(h.get("/api/traces/not-a-hex-id")->status == 400);
+
+  auto tree = h.get("/api/traces/a2/tree");
+  REQUIRE(tree);
+  CHECK(tree->status == 200);
+  CHECK(tree->headers["content-type"].starts_with("text/plain"));
+  CHECK(tree->body.starts_with("[Trace 000000a2] run_id=run-a\n"));
+  REQUIRE(wait_until([&] { return h.daemon.out().find("[Trace 000000a2]") != std::string::npos; }));
+  CHECK(h.daemon.out().find(tree->body) != std::string::npos);  // the console exporter's text
+
+  auto runs = h.get("/api/runs/run-a");
+  REQUIRE(runs);
+  CHECK(runs->status == 200);
+  CHECK(runs->body.starts_with(R"({"run_id":"run-a","traces":[{"trace_id":")" + trace_hex("a1")));
+  CHECK(runs->body.find(trace_hex("a2")) != std::string::npos);
+  CHECK(h.get("/api/runs/none")->status == 404);
+}
+
+TEST_CASE("POST /api/spans applies the lines before answering and /metrics counts them") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--export-file", dir.file("out.ndjson")});
+  std::string body;
+  body += span_line(SpanSpec("c1", "1").run("run-c").named("root").at(t0, t0 + 0.5));
+  body += "not json\n";
+  body += span_line(SpanSpec("c1", "2", "1").run("run-c").named("child").at(t0 + 0.1, t0 + 0.2));
+  body += trace_end_line("c1");
+  HttpClient c(h.port);
+  auto posted = c.request("POST", "/api/spans", body, "Content-Type: application/x-ndjson\r\n");
+  REQUIRE(posted);
+  CHECK(posted->status == 200);
+  CHECK(posted->body == R"({"accepted":3,"rejected":1,"errors":[{"line":2,"reason":"invalid_json"}]})");
+  // Same connection (keep-alive): the trace is queryable at once.
+  auto got = c.request("GET", "/api/traces/c1");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(got->body.find("\"span_count\":2") != std::string::npos);
+
+  REQUIRE(wait_until([&] { return count_lines(dir.file("out.ndjson")) >= 1; }));
+  std::string metrics;
+  REQUIRE(wait_until([&] {
+    auto m = h.get("/metrics");
+    metrics = m ? m->body : "";
+    return metric_line(metrics, "tracecol_exporter_sent_traces_total{exporter=\"ndjson\"}").ends_with(" 1");
+  }));
+  CHECK(metric_line(metrics, "tracecol_lines_received_total") == "tracecol_lines_received_total 4");
+  CHECK(metric_line(metrics, "tracecol_events_accepted_total") == "tracecol_events_accepted_total 3");
+  CHECK(metric_line(metrics, "tracecol_lines_rejected_total{reason=\"invalid_json\"}").ends_with(" 1"));
+  CHECK(metric_line(metrics, "tracecol_traces_completed_total") == "tracecol_traces_completed_total 1");
+  CHECK(metric_line(metrics, "tracecol_store_traces") == "tracecol_store_traces 1");
+  CHECK(metric_line(metrics, "tracecol_store_spans") == "tracecol_store_spans 2");
+  CHECK(metric_line(metrics, "tracecol_connections_active") == "tracecol_connections_active 0");
+  CHECK(metric_line(metrics, "tracecol_exporter_queue_depth{exporter=\"ndjson\"}").ends_with(" 0"));
+  CHECK(metric_line(metrics, "tracecol_http_requests_total{route=\"spans\",code=\"200\"}").ends_with(" 1"));
+  CHECK(metrics.find("# TYPE tracecol_traces_evicted_total counter") != std::string::npos);
+}
+
+TEST_CASE("wrong method, oversized body, bad target and huge headers get their statuses") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--http-max-body", "1KiB"});
+  HttpClient c(h.port);
+  auto wrong = c.request("DELETE", "/api/traces");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 405);
+  CHECK(wrong->headers["allow"] == "GET");
+  CHECK(wrong->body == R"({"error":"method not allowed"})");
+  CHECK(c.request("GET", "/api/spans")->headers["allow"] == "POST");
+  CHECK(c.request("GET", "/nothing")->status == 404);
+  CHECK(c.request("GET", "/api/../etc/passwd")->status == 400);
+  CHECK(c.request("GET", "/api/traces?name=a%00b")->status == 400);
+
+  HttpClient big(h.port);
+  // Only the header is sent: the limit is decided from Content-Length before any body byte.
+  REQUIRE(big.send("POST /api/spans HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"));
+  auto too_big = big.read_response();
+  REQUIRE(too_big);
+  CHECK(too_big->status == 413);
+  CHECK(too_big->body.find("\"error\"") != std::string::npos);
+
+  HttpClient headers(h.port);
+  auto huge = headers.request("GET", "/healthz", {}, "X-Big: " + std::string(64 * 1024, 'x') + "\r\n");
+  REQUIRE(huge);
+  CHECK(huge->status == 431);
+}
+
+TEST_CASE("a slow client is cut off by the request timeout while others are served") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--http-timeout", "300ms"});
+  HttpClient slow(h.port);
+  REQUIRE(slow.connected());
+  REQUIRE(slow.send("GET /api/traces HTTP/1.1\r\nHost: t\r\n"));  // never finishes its header
+  for (int i = 0; i < 5; ++i) {
+    auto ok = h.get("/healthz");
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+  }
+  CHECK(slow.wait_eof());
+  auto after = h.get("/api/traces");
+  REQUIRE(after);
+  CHECK(after->status == 200);
+}
+
+TEST_CASE("serves on a Unix socket and closes idle keep-alive connections at shutdown") {
+  TempDir dir;
+  const std::string path = dir.file("http.sock");
+  Daemon d(dir, dir.file("s.sock"), {"--http-listen", "unix:" + path});
+  REQUIRE(d.wait_ready());
+  REQUIRE(wait_until([&] { return file_exists(path); }));
+  HttpClient c(path);
+  REQUIRE(c.connected());
+  auto r = c.request("GET", "/healthz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  d.signal(15);
+  CHECK(c.wait_eof());
+  auto status = d.wait_exit();
+  REQUIRE(status);
+  CHECK(exit_code(*status) == 0);
+  CHECK_FALSE(file_exists(path));
+}
+}
+
+TEST_SUITE("http") {
+TEST_CASE("connections over --http-max-connections get 503 and a body sent after 100-continue is read") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--http-max-connections", "1"});
+  HttpClient first(h.port);
+  auto ok = first.request("GET", "/healthz");  // answered: this connection now holds the one slot
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  HttpClient second(h.port);
+  auto busy = second.read_response();
+  REQUIRE(busy);
+  CHECK(busy->status == 503);
+  CHECK(second.wait_eof());
+
+  const std::string body = span_line(SpanSpec("d1", "1").run("run-d").at(t0, t0 + 1)) + trace_end_line("d1");
+  REQUIRE(first.send("POST /api/spans HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n"));
+  auto go_on = first.read_response();
+  REQUIRE(go_on);
+  CHECK(go_on->status == 100);
+  REQUIRE(first.send(body));
+  auto posted = first.read_response();
+  REQUIRE(posted);
+  CHECK(posted->status == 200);
+  CHECK(posted->body == R"({"accepted":2,"rejected":0,"errors":[]})");
+}
+}

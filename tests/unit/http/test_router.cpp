@@ -1,0 +1,50 @@
+#include <doctest/doctest.h>
+
+#include "daemon/http/router.hpp"
+
+using tracecol::http::route;
+using tracecol::http::Route;
+
+TEST_SUITE("http router") {
+  TEST_CASE("maps each endpoint and its parameter") {
+    CHECK(route("GET", "/healthz").route == Route::healthz);
+    CHECK(route("GET", "/readyz").route == Route::readyz);
+    CHECK(route("GET", "/metrics").route == Route::metrics);
+    CHECK(route("GET", "/api/traces").route == Route::traces);
+    CHECK(route("POST", "/api/spans").route == Route::spans);
+    auto t = route("GET", "/api/traces/abc123");
+    CHECK(t.route == Route::trace);
+    CHECK(t.param == "abc123");
+    auto tree = route("GET", "/api/traces/abc123/tree");
+    CHECK(tree.route == Route::trace_tree);
+    CHECK(tree.param == "abc123");
+    auto run = route("GET", "/api/runs/run-42");
+    CHECK(run.route == Route::run);
+    CHECK(run.param == "run-42");
+  }
+
+  TEST_CASE("unknown paths are not found") {
+    for (const char* p : {"/", "/api", "/api/traces/", "/api/traces/a/b", "/api/traces//tree", "/api/runs/",
+                          "/api/runs/a/b", "/healthz/x", "/api/traces/a/tree/x"}) {
+      CAPTURE(p);
+      CHECK(route("GET", p).route == Route::not_found);
+    }
+  }
+
+  TEST_CASE("a known path with the wrong method is refused with its Allow value") {
+    auto m = route("POST", "/api/traces");
+    CHECK(m.route == Route::traces);
+    CHECK_FALSE(m.method_allowed);
+    CHECK(m.allow == "GET");
+    auto s = route("GET", "/api/spans");
+    CHECK_FALSE(s.method_allowed);
+    CHECK(s.allow == "POST");
+    CHECK_FALSE(route("DELETE", "/api/traces/ab").method_allowed);
+    CHECK(route("GET", "/api/traces/ab").method_allowed);
+  }
+
+  TEST_CASE("route labels are stable metric label values") {
+    CHECK(tracecol::http::route_label(Route::trace_tree) == "trace_tree");
+    CHECK(tracecol::http::route_label(Route::not_found) == "not_found");
+  }
+}
