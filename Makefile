@@ -34,11 +34,12 @@ build: deps
 
 run: build
 	@mkdir -p $(DATA_DIR)
-	@echo "tracecol: socket $(SOCKET), traces appended to $(DATA_DIR)/traces.ndjson"
+	@echo "tracecol: socket $(SOCKET), HTTP 127.0.0.1:4318, traces appended to $(DATA_DIR)/traces.ndjson"
 	@echo "tracecol: send a first span from another shell:"
 	@echo "  echo '{\"type\":\"span\",\"trace_id\":\"3a7f1c2b\",\"span_id\":\"1\",\"name\":\"agent.run\",\"kind\":\"AGENT\",\"started_at\":1732500000.0,\"ended_at\":1732500000.142}' | socat - UNIX-CONNECT:$(SOCKET)"
 	@echo "  echo '{\"type\":\"trace_end\",\"trace_id\":\"3a7f1c2b\"}' | socat - UNIX-CONNECT:$(SOCKET)"
 	@echo "  jq . $(DATA_DIR)/traces.ndjson"
+	@echo "  curl -s localhost:4318/api/traces | jq ."
 	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
 
 test: build
