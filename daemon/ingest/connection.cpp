@@ -210,12 +210,10 @@ void Connection::on_applied(std::uint64_t batch_seq, const std::vector<FlushRequ
         consider(LastError{r.reason, {batch_seq, 2 * r.index + 1}});
       }
     }
-    const std::optional<protocol::RejectReason> last_error =
-        last ? std::optional<protocol::RejectReason>(last->reason) : std::nullopt;
     std::string reply = "{\"type\":\"flushed\",\"id\":" + std::to_string(flush.id) +
                         ",\"accepted\":" + std::to_string(flush.accepted - later_rejected) +
                         ",\"rejected\":" + std::to_string(flush.rejected + later_rejected) + ",\"last_error\":";
-    if (last_error) protocol::append_json_string(reply, protocol::to_string(*last_error));
+    if (last) protocol::append_json_string(reply, protocol::to_string(last->reason));
     else reply += "null";
     reply += "}\n";
     send(std::move(reply));

@@ -59,13 +59,14 @@ std::optional<std::string> UdsListener::open() {
     case PathState::absent:
       break;
   }
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::exists(parent, ec)) {
-      if (::mkdir(parent.c_str(), 0750) != 0 && errno != EEXIST)
-        return "cannot create socket directory " + parent.string() + ": " + std::strerror(errno);
-    }
+  // Missing directories are created 0750 (like mkdir -p): agents need a group to reach in.
+  std::filesystem::path dir;
+  for (const auto& part : std::filesystem::path(path).parent_path()) {
+    dir /= part;
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) == 0) continue;
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+      return "cannot create socket directory " + dir.string() + ": " + std::strerror(errno);
   }
   boost::system::error_code ec;
   acceptor_.open(local_stream(), ec);

@@ -108,14 +108,17 @@ TEST_SUITE("uds listener") {
     CHECK(content == "keep me");
   }
 
-  TEST_CASE("creates a missing socket directory") {
+  TEST_CASE("creates missing socket directories with mode 0750") {
     TempDir dir;
-    const std::string path = dir.path + "/run/tracecol.sock";
+    const std::string path = dir.path + "/run/tracecol/agents.sock";
     Fixture f;
     ingest::UdsListener listener(f.io, {path, 0660, 4}, f.ctx);
     CHECK_FALSE(listener.open().has_value());
     struct stat st{};
     REQUIRE(::stat((dir.path + "/run").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0750);
+    REQUIRE(::stat((dir.path + "/run/tracecol").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0750);
+    CHECK(ingest::probe_socket_path(path) == ingest::PathState::live_socket);
   }
 }
