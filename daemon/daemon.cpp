@@ -228,6 +228,8 @@ int run(const Config& config) {
   backstop.loop_ended();
 
   fan_out.stop();
+  // The summary is printed whatever --log-level says: it is the proof nothing was lost.
+  if (!log_enabled(LogLevel::info)) set_log_level(LogLevel::info);
   log(LogLevel::info, "%s", exit_summary(counters, pipeline, fan_out).c_str());
   if (!drained) log(LogLevel::warn, "exporters did not drain within %llds; see dropped counts above",
                     static_cast<long long>(drain_budget.count()));
