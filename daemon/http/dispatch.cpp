@@ -1,6 +1,9 @@
 #include "daemon/http/dispatch.hpp"
 
+#include "daemon/http/gzip.hpp"
+#include "daemon/http/otlp_ingest.hpp"
 #include "daemon/http/router.hpp"
+#include "protocol/otlp_decoder.hpp"
 
 namespace tracecol::http {
 namespace {
@@ -46,6 +49,41 @@ net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& r
   co_return ingest_response(decoded, applied);
 }
 
+std::string_view header(const Request& req, boost::beast::http::field name) {
+  const auto value = req[name];
+  return std::string_view(value.data(), value.size());
+}
+
+/** POST /v1/traces: OTLP JSON spans applied like a socket batch before the answer. */
+net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Request& req) {
+  bool gzip = false;
+  if (auto refused = check_otlp_headers(header(req, boost::beast::http::field::content_type),
+                                        header(req, boost::beast::http::field::content_encoding), gzip))
+    co_return *refused;
+  std::string_view body = req.body();
+  InflateResult inflated;
+  if (gzip) {
+    // The parser's body limit saw only the compressed size; the cap holds for what it expands to.
+    inflated = inflate_gzip(body, ctx.options.max_body);
+    if (inflated.status == InflateStatus::too_large) co_return error_response(413, "decompressed request body too large");
+    if (inflated.status == InflateStatus::corrupt) co_return error_response(400, "corrupt gzip body");
+    body = inflated.data;
+  }
+  protocol::OtlpDecodeResult decoded = protocol::decode_otlp_request(body, ctx.options.decode);
+  if (!decoded.ok) co_return error_response(400, decoded.first_error.empty() ? "invalid OTLP JSON" : decoded.first_error);
+  const std::size_t events = decoded.spans.size();
+  std::vector<ingest::AppliedRejection> applied;
+  if (events != 0) applied = co_await async_submit(ctx.context.sink, otlp_batch(decoded), net::use_awaitable);
+  if (auto* c = ctx.context.ingest) {
+    // Each submitted span counts as one received line, keeping received = accepted + rejected
+    // + control; spans the OTLP decoder refused have no RejectReason and are only in the answer.
+    c->lines_received.fetch_add(events, std::memory_order_relaxed);
+    c->events_accepted.fetch_add(events - std::min(applied.size(), events), std::memory_order_relaxed);
+    for (const auto& a : applied) c->reject(a.reason);
+  }
+  co_return otlp_response(decoded, applied);
+}
+
 }  // namespace
 
 net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req, std::string_view& label) {
@@ -80,6 +118,10 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     }
     case Route::spans: {
       Response r = co_await post_spans(ctx, req);
+      co_return r;
+    }
+    case Route::v1_traces: {
+      Response r = co_await post_otlp_traces(ctx, req);
       co_return r;
     }
     default: break;

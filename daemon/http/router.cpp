@@ -12,6 +12,7 @@ std::string_view route_label(Route route) {
     case Route::run: return "run";
     case Route::metrics: return "metrics";
     case Route::spans: return "spans";
+    case Route::v1_traces: return "v1_traces";
     case Route::not_found: break;
   }
   return "not_found";
@@ -31,6 +32,7 @@ RouteMatch route(std::string_view method, std::string_view path) {
   if (path == "/metrics") return with(Route::metrics, "GET");
   if (path == "/api/traces") return with(Route::traces, "GET");
   if (path == "/api/spans") return with(Route::spans, "POST");
+  if (path == "/v1/traces") return with(Route::v1_traces, "POST");
   constexpr std::string_view traces_prefix = "/api/traces/";
   constexpr std::string_view runs_prefix = "/api/runs/";
   if (path.starts_with(traces_prefix)) {

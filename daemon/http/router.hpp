@@ -16,6 +16,7 @@ enum class Route {
   run,         // GET /api/runs/{run_id}
   metrics,     // GET /metrics
   spans,       // POST /api/spans
+  v1_traces,   // POST /v1/traces (OTLP/HTTP JSON)
   not_found,
 };
 

@@ -12,6 +12,14 @@ TEST_SUITE("http router") {
     CHECK(route("GET", "/metrics").route == Route::metrics);
     CHECK(route("GET", "/api/traces").route == Route::traces);
     CHECK(route("POST", "/api/spans").route == Route::spans);
+    auto otlp = route("POST", "/v1/traces");
+    CHECK(otlp.route == Route::v1_traces);
+    CHECK(otlp.method_allowed);
+    CHECK(tracecol::http::route_label(Route::v1_traces) == "v1_traces");
+    auto otlp_get = route("GET", "/v1/traces");
+    CHECK(otlp_get.route == Route::v1_traces);
+    CHECK_FALSE(otlp_get.method_allowed);
+    CHECK(otlp_get.allow == "POST");
     auto t = route("GET", "/api/traces/abc123");
     CHECK(t.route == Route::trace);
     CHECK(t.param == "abc123");
