@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/gzip_compress.hpp"
+
 #include <zlib.h>
 
 #include "tests/integration/harness.hpp"
@@ -46,19 +48,7 @@ std::string sdk_request(const std::string& trace) {
                        otlp_span(trace, llm_a, root_a, "llm.call", "LLM", R"({"code":2,"message":"rate limited"})")});
 }
 
-std::string gzip(const std::string& plain) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&z, static_cast<uLong>(plain.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-  z.avail_in = static_cast<uInt>(plain.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using tracecol::testing::gzip_compress;
 
 /** Polls GET /api/traces/{id} until it answers 200; the trace record, or nullopt at the deadline. */
 std::optional<HttpResponse> wait_trace(HttpDaemon& h, const std::string& id) {
@@ -127,7 +117,7 @@ TEST_CASE("a gzip OTLP body is inflated and ingested") {
   HttpDaemon h(dir, {"--trace-linger", "100ms"});
   HttpClient c(h.port);
   const std::string trace = "00000000000000000000000000000abc";
-  auto posted = c.request("POST", "/v1/traces", gzip(sdk_request(trace)), json_type + "Content-Encoding: gzip\r\n");
+  auto posted = c.request("POST", "/v1/traces", gzip_compress(sdk_request(trace)), json_type + "Content-Encoding: gzip\r\n");
   REQUIRE(posted);
   CHECK(posted->status == 200);
   CHECK(posted->body == "{}");
@@ -189,7 +179,7 @@ TEST_CASE("a partly bad request answers partialSuccess with the rejected count, 
 TEST_CASE("a gzip bomb over --http-max-body gets 413 and the daemon stays healthy") {
   TempDir dir;
   HttpDaemon h(dir, {"--http-max-body", "1MiB", "--trace-linger", "100ms"});
-  const std::string bomb = gzip(std::string(64u << 20, '\0'));
+  const std::string bomb = gzip_compress(std::string(64u << 20, '\0'));
   REQUIRE(bomb.size() < (1u << 20));
   HttpClient c(h.port);
   auto refused = c.request("POST", "/v1/traces", bomb, json_type + "Content-Encoding: gzip\r\n");
@@ -201,7 +191,7 @@ TEST_CASE("a gzip bomb over --http-max-body gets 413 and the daemon stays health
   CHECK(health->status == 200);
   const std::string trace = "000000000000000000000000000b0b0b";
   HttpClient after(h.port);
-  auto ok = after.request("POST", "/v1/traces", gzip(sdk_request(trace)), json_type + "Content-Encoding: gzip\r\n");
+  auto ok = after.request("POST", "/v1/traces", gzip_compress(sdk_request(trace)), json_type + "Content-Encoding: gzip\r\n");
   REQUIRE(ok);
   CHECK(ok->status == 200);
   REQUIRE(wait_trace(h, trace));

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "tests/support/gzip_compress.hpp"
+
 #include <zlib.h>
 
 #include <string>
@@ -11,40 +13,28 @@ using tracecol::http::InflateStatus;
 
 namespace {
 
-std::string gzip(const std::string& plain) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&z, static_cast<uLong>(plain.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-  z.avail_in = static_cast<uInt>(plain.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using tracecol::testing::gzip_compress;
 
 }  // namespace
 
 TEST_SUITE("http gzip") {
   TEST_CASE("inflates a gzip body back to its bytes") {
     const std::string plain = R"({"resourceSpans":[]})" + std::string(200000, 'x');
-    auto r = inflate_gzip(gzip(plain), 1u << 20);
+    auto r = inflate_gzip(gzip_compress(plain), 1u << 20);
     CHECK(r.status == InflateStatus::ok);
     CHECK(r.data == plain);
   }
 
   TEST_CASE("accepts exactly the limit and refuses one byte more") {
     const std::string plain(4096, 'a');
-    CHECK(inflate_gzip(gzip(plain), 4096).status == InflateStatus::ok);
-    auto over = inflate_gzip(gzip(plain), 4095);
+    CHECK(inflate_gzip(gzip_compress(plain), 4096).status == InflateStatus::ok);
+    auto over = inflate_gzip(gzip_compress(plain), 4095);
     CHECK(over.status == InflateStatus::too_large);
     CHECK(over.data.empty());
   }
 
   TEST_CASE("stops a gzip bomb at the limit without inflating it all") {
-    const std::string bomb = gzip(std::string(64u << 20, '\0'));
+    const std::string bomb = gzip_compress(std::string(64u << 20, '\0'));
     CHECK(bomb.size() < (1u << 20));
     auto r = inflate_gzip(bomb, 1u << 20);
     CHECK(r.status == InflateStatus::too_large);
@@ -52,13 +42,13 @@ TEST_SUITE("http gzip") {
   }
 
   TEST_CASE("concatenated gzip members inflate to their concatenation") {
-    auto r = inflate_gzip(gzip("hello ") + gzip("world"), 100);
+    auto r = inflate_gzip(gzip_compress("hello ") + gzip_compress("world"), 100);
     CHECK(r.status == InflateStatus::ok);
     CHECK(r.data == "hello world");
   }
 
   TEST_CASE("corrupt, truncated, empty or trailing-garbage input is corrupt") {
-    const std::string good = gzip(std::string(1000, 'z') + "tail");
+    const std::string good = gzip_compress(std::string(1000, 'z') + "tail");
     CHECK(inflate_gzip("", 100).status == InflateStatus::corrupt);
     CHECK(inflate_gzip("not gzip at all", 100).status == InflateStatus::corrupt);
     CHECK(inflate_gzip(good.substr(0, good.size() / 2), 10000).status == InflateStatus::corrupt);
