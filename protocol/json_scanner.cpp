@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "protocol/text_bytes.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -21,13 +23,6 @@ constexpr std::uint64_t has_zero_byte(std::uint64_t v) { return (v - ones) & ~v 
 bool needs_attention(std::uint64_t w) {
   return ((w & highs) | has_zero_byte(w & ~(0x1fULL * ones)) /* < 0x20 */ |
           has_zero_byte(w ^ (0x22ULL * ones)) | has_zero_byte(w ^ (0x5cULL * ones))) != 0;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool read_hex4(const char* p, unsigned& out) {
@@ -57,12 +52,6 @@ void append_utf8(std::string& out, unsigned cp) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
     out += static_cast<char>(0x80 | (cp & 0x3f));
   }
-}
-
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
 }
 
 bool equals_lowercase(std::string_view text, const std::string& lower) {

@@ -4,16 +4,10 @@
 #include <cmath>
 
 #include "protocol/span.hpp"
+#include "protocol/text_bytes.hpp"
 
 namespace tracecol::http {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 /** A finite, non-negative decimal number; nullopt otherwise. */
 std::optional<double> parse_number(std::string_view s) {
@@ -47,8 +41,8 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
     char c = s[i];
     if (c == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
+      const int hi = protocol::hex_digit(s[i + 1]);
+      const int lo = protocol::hex_digit(s[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;

@@ -5,6 +5,7 @@
 
 #include "daemon/log.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/text_bytes.hpp"
 
 namespace tracecol::ingest {
 namespace {
@@ -13,12 +14,6 @@ using daemon::LogLevel;
 
 // One limiter for the whole daemon: a flood of bad lines costs a few log lines a second.
 daemon::RateLimiter g_reject_log(5);
-
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
 
 }  // namespace
 
@@ -152,7 +147,7 @@ void Connection::reject(protocol::RejectReason reason, std::size_t length, std::
     // Never the raw bytes: they may hold secrets or terminal escapes. A hash identifies them
     // (an over-long line was never held whole, so it has none).
     char hash[24] = "-";
-    if (!line.empty()) std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(line));
+    if (!line.empty()) std::snprintf(hash, sizeof hash, "%016" PRIx64, protocol::fnv1a(line));
     daemon::log(LogLevel::warn, "conn %" PRIu64 " line %" PRIu64 ": rejected (%.*s) at byte %zu, line length %zu, hash %s",
                 id_, line_number_, static_cast<int>(name.size()), name.data(), offset, length, hash);
   }
