@@ -191,6 +191,31 @@ struct Context {
   std::optional<std::string> service_name;
 };
 
+/**
+ * Copies validated JSON without the whitespace between tokens: a value an SDK
+ * pretty-printed ("{\n  \"q\": 1\n}") must not put a line break into an NDJSON line
+ * or an SSE data field. Whitespace inside strings is kept (raw controls cannot occur
+ * there in valid JSON).
+ */
+void drop_whitespace(std::string_view json, std::string& out) {
+  out.clear();
+  out.reserve(json.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\') out += json[++i];
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      out += c;
+    }
+  }
+}
+
 /** Validates text as a JSON object (or null when allow_null) fit to store, redacting it. */
 bool store_json(const Context& ctx, std::string_view json, std::string& out, bool allow_null) {
   JsonScanner scan;
@@ -203,14 +228,15 @@ bool store_json(const Context& ctx, std::string_view json, std::string& out, boo
   const char* stop = p;
   scan.skip_ws(p);
   if (p != scan.end()) return false;
-  out.clear();
+  std::string spliced;
   std::size_t from = static_cast<std::size_t>(start - scan.begin());
   for (const auto& [cut_begin, cut_end] : scan.redactions()) {
-    out.append(scan.begin() + from, cut_begin - from);
-    out += "\"[REDACTED]\"";
+    spliced.append(scan.begin() + from, cut_begin - from);
+    spliced += "\"[REDACTED]\"";
     from = cut_end;
   }
-  out.append(scan.begin() + from, static_cast<std::size_t>(stop - scan.begin()) - from);
+  spliced.append(scan.begin() + from, static_cast<std::size_t>(stop - scan.begin()) - from);
+  drop_whitespace(spliced, out);
   return true;
 }
 

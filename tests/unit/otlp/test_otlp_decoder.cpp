@@ -180,6 +180,16 @@ TEST_SUITE("otlp decoder") {
     CHECK(!r.spans[0].has(tp::field_inputs));
   }
 
+  TEST_CASE("pretty-printed JSON input loses its line breaks but keeps those inside strings") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",)"
+                             R"("spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","attributes":[)"
+                             R"({"key":"input.value","value":{"stringValue":"{\n  \"q\" : \"a b\\nc \\\"d\\\"\",\r\n\t\"n\": [1, 2]\n}"}},)"
+                             R"({"key":"input.mime_type","value":{"stringValue":"application/json"}}]}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].inputs == R"({"q":"a b\nc \"d\"","n":[1,2]})");
+  }
+
   TEST_CASE("an empty request decodes to no spans") {
     for (std::string_view body : {std::string_view("{}"), std::string_view(R"({"resourceSpans":[]})"),
                                   std::string_view(R"({"resourceSpans":[{"scopeSpans":[{"spans":[]}]}]})")}) {
