@@ -1,7 +1,8 @@
 # tracecol — two commands on a fresh Debian bookworm machine:
 #   make run    install what is missing, build Release, start the daemon in the foreground
 #   make test   install what is missing, build, run every test through ctest
-# More: make test-asan (sanitizers), make bench, make clean.
+# More: make test-asan (sanitizers), make fuzz (libFuzzer, FUZZ_SECONDS per target),
+# make bench, make clean.
 
 SHELL := /bin/bash
 PACKAGES_FILE := deploy/debian-packages.txt
@@ -12,7 +13,7 @@ SOCKET ?= /tmp/tracecol.sock
 DATA_DIR ?= $(CURDIR)/var
 RUN_FLAGS ?= --socket $(SOCKET) --export-console --export-file $(DATA_DIR)/traces.ndjson
 
-.PHONY: all deps build run test test-asan bench clean
+.PHONY: all deps node-deps build run test test-asan fuzz fuzz-ci bench clean
 
 all: build
 
@@ -28,6 +29,16 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# JS test suites (the OpenTelemetry JS SDK, the browser test) pin their npm packages in a
+# committed package-lock.json; npm ci installs exactly those, once per lock change.
+node-deps: deps
+	@for lock in tests/integration/*/package-lock.json; do \
+	  [ -e "$$lock" ] || continue; dir=$$(dirname $$lock); \
+	  if [ ! -e $$dir/node_modules/.package-lock.json ] || [ $$lock -nt $$dir/node_modules/.package-lock.json ]; then \
+	    echo "tracecol: npm ci in $$dir"; (cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	  fi; \
+	done
+
 build: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
@@ -42,13 +53,23 @@ run: build
 	@echo "  curl -s localhost:4318/api/traces | jq ."
 	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
 
-test: build
+test: build node-deps
 	ctest --preset release -j $(JOBS)
 
-test-asan: deps
+test-asan: deps node-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
+
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	./build/fuzz/tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
+
+# CI: each target for 60 s.
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=60
 
 bench: build
 	./build/release/bench/run_benches.sh

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "daemon/export/http/url.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::daemon {
@@ -22,6 +23,22 @@ std::optional<std::pair<double, std::string>> split_number(std::string_view text
 }
 
 }  // namespace
+
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view line) {
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view name = line.substr(0, colon);
+  for (char ch : name) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(u) || std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos)) return std::nullopt;
+  }
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  for (char ch : value)
+    if (ch == '\r' || ch == '\n' || ch == '\0') return std::nullopt;
+  return std::make_pair(std::string(name), std::string(value));
+}
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   auto parts = split_number(text);
@@ -86,9 +103,24 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--redact-key", c.redact_keys, "Key whose values become \"[REDACTED]\" at any depth (repeatable; adds to the defaults)"), "TRACECOL_REDACT_KEY");
   env(app.add_flag("--no-default-redact", c.no_default_redact, "Do not redact authorization, api_key, password, secret, token"), "TRACECOL_NO_DEFAULT_REDACT");
   env(app.add_option("--export-queue", c.export_queue, "Traces queued per exporter before drops")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_EXPORT_QUEUE");
+  env(app.add_option("--export-http", c.export_http, "POST finished traces to this http:// or https:// URL (repeatable; one exporter each)"), "TRACECOL_EXPORT_HTTP");
+  env(app.add_option("--export-http-format", c.export_http_format, "HTTP export body: otlp (OTLP/HTTP JSON) or json (trace records as NDJSON)")->check(CLI::IsMember({"otlp", "json"}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_FORMAT");
+  env(app.add_option("--export-http-header", c.export_http_header_lines, "'Name: value' header on every export request (repeatable; never logged)"), "TRACECOL_EXPORT_HTTP_HEADER");
+  env(app.add_option("--export-http-timeout", c.export_http_timeout_text, "One export request, connect to answer")->capture_default_str(), "TRACECOL_EXPORT_HTTP_TIMEOUT");
+  env(app.add_option("--export-http-max-batch-traces", c.export_http_max_batch_traces, "Traces per export request")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_BATCH_TRACES");
+  env(app.add_option("--export-http-max-batch-bytes", c.export_http_max_batch_bytes_text, "Body bytes per export request (a larger single trace goes alone)")->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_BATCH_BYTES");
+  env(app.add_option("--export-http-max-delay", c.export_http_max_delay_text, "Longest a partial batch waits before it is sent")->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_DELAY");
+  env(app.add_option("--export-http-max-elapsed", c.export_http_max_elapsed_text, "Give a failing batch up (dropped, counted) after retrying this long")->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_ELAPSED");
+  env(app.add_option("--export-http-queue-traces", c.export_http_queue_traces, "Traces queued per HTTP exporter (the oldest dropped beyond)")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_QUEUE_TRACES");
+  env(app.add_option("--export-http-queue-bytes", c.export_http_queue_bytes_text, "Encoded bytes queued per HTTP exporter (the oldest dropped beyond)")->capture_default_str(), "TRACECOL_EXPORT_HTTP_QUEUE_BYTES");
+  env(app.add_flag("--export-http-insecure", c.export_http_insecure, "https:// without checking the server certificate (warned about at startup)"), "TRACECOL_EXPORT_HTTP_INSECURE");
+  env(app.add_option("--export-http-ca-file", c.export_http_ca_file, "PEM file of CA certificates trusted besides the system store")->check(CLI::ExistingFile), "TRACECOL_EXPORT_HTTP_CA_FILE");
+  env(app.add_option("--export-http-service-name", c.export_http_service_name, "OTLP resource attribute service.name")->capture_default_str(), "TRACECOL_EXPORT_HTTP_SERVICE_NAME");
   env(app.add_option("--threads", c.threads, "I/O threads")->check(CLI::Range(1, 256))->capture_default_str(), "TRACECOL_THREADS");
   env(app.add_option("--log-level", c.log_level, "debug, info, warn or error")->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}))->capture_default_str(), "TRACECOL_LOG_LEVEL");
   app.set_config("--config", "", "Read options from a TOML/INI file (keys are the flag names)");
+  // A mistyped key must not start a daemon on defaults (a socket nobody expects).
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", std::string("tracecol ") + TRACECOL_VERSION);
 }
 
@@ -105,7 +137,9 @@ std::optional<std::string> finalize(Config& c) {
   for (SizeOpt o : {SizeOpt{"--file-max-bytes", c.file_max_bytes_text, c.file_max_bytes, 0},
                     SizeOpt{"--max-store-bytes", c.max_store_bytes_text, c.max_store_bytes, 1024},
                     SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64},
-                    SizeOpt{"--http-max-body", c.http_max_body_text, c.http_max_body, 1}}) {
+                    SizeOpt{"--http-max-body", c.http_max_body_text, c.http_max_body, 1},
+                    SizeOpt{"--export-http-max-batch-bytes", c.export_http_max_batch_bytes_text, c.export_http_max_batch_bytes, 1},
+                    SizeOpt{"--export-http-queue-bytes", c.export_http_queue_bytes_text, c.export_http_queue_bytes, 1}}) {
     auto v = parse_size(o.text);
     if (!v) return std::string(o.flag) + ": expected a size like 64KiB or 256MiB, got '" + o.text + "'";
     if (*v < o.min) return std::string(o.flag) + ": must be at least " + std::to_string(o.min) + " bytes";
@@ -115,7 +149,10 @@ std::optional<std::string> finalize(Config& c) {
   struct DurOpt { const char* flag; const std::string& text; std::chrono::nanoseconds& out; };
   for (DurOpt o : {DurOpt{"--trace-linger", c.trace_linger_text, c.trace_linger},
                    DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout},
-                   DurOpt{"--http-timeout", c.http_timeout_text, c.http_timeout}}) {
+                   DurOpt{"--http-timeout", c.http_timeout_text, c.http_timeout},
+                   DurOpt{"--export-http-timeout", c.export_http_timeout_text, c.export_http_timeout},
+                   DurOpt{"--export-http-max-delay", c.export_http_max_delay_text, c.export_http_max_delay},
+                   DurOpt{"--export-http-max-elapsed", c.export_http_max_elapsed_text, c.export_http_max_elapsed}}) {
     auto v = parse_duration(o.text);
     if (!v) return std::string(o.flag) + ": expected a duration like 250ms, 2s or 5m, got '" + o.text + "'";
     o.out = *v;
@@ -123,7 +160,19 @@ std::optional<std::string> finalize(Config& c) {
   if (c.trace_idle_timeout.count() == 0) return "--trace-idle-timeout: must be more than 0";
   if (c.http_timeout < std::chrono::milliseconds(1)) return "--http-timeout: must be at least 1ms";
   if (c.socket.empty() || c.socket.size() >= 108) return "--socket: the path must be 1..107 bytes (a Unix socket limit)";
-  if (!c.export_console && c.export_file.empty()) c.export_console = true;
+  if (c.export_http_timeout < std::chrono::milliseconds(1)) return "--export-http-timeout: must be at least 1ms";
+  for (const auto& url : c.export_http) {
+    std::string why;
+    if (!exporters::http::parse_url(url, &why)) return "--export-http " + url + ": " + why;
+  }
+  c.export_http_headers.clear();
+  for (const auto& line : c.export_http_header_lines) {
+    // Never echo the value: it is usually a credential.
+    auto header = parse_header_line(line);
+    if (!header) return "--export-http-header: expected 'Name: value' (a token name, no CR/LF)";
+    c.export_http_headers.push_back(std::move(*header));
+  }
+  if (!c.export_console && c.export_file.empty() && c.export_http.empty()) c.export_console = true;
   for (auto& k : c.redact_keys)
     for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   LogLevel level;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tracecol::daemon {
@@ -40,6 +41,19 @@ struct Config {
   std::vector<std::string> redact_keys;
   bool no_default_redact = false;
   std::size_t export_queue = 10000;
+  std::vector<std::string> export_http;  // URLs, one HTTP exporter each (docs/export-http.md)
+  std::string export_http_format = "otlp";
+  std::vector<std::string> export_http_header_lines;  // "Name: value"; secrets: never logged
+  std::string export_http_timeout_text = "10s";
+  std::size_t export_http_max_batch_traces = 512;
+  std::string export_http_max_batch_bytes_text = "4MiB";
+  std::string export_http_max_delay_text = "1s";
+  std::string export_http_max_elapsed_text = "60s";
+  std::size_t export_http_queue_traces = 10000;
+  std::string export_http_queue_bytes_text = "64MiB";
+  bool export_http_insecure = false;
+  std::string export_http_ca_file;
+  std::string export_http_service_name = "tracecol";
   int threads = 2;
   std::string log_level = "info";
 
@@ -52,6 +66,12 @@ struct Config {
   std::chrono::nanoseconds http_timeout{};
   std::chrono::nanoseconds trace_linger{};
   std::chrono::nanoseconds trace_idle_timeout{};
+  std::vector<std::pair<std::string, std::string>> export_http_headers;
+  std::uint64_t export_http_max_batch_bytes = 0;
+  std::uint64_t export_http_queue_bytes = 0;
+  std::chrono::nanoseconds export_http_timeout{};
+  std::chrono::nanoseconds export_http_max_delay{};
+  std::chrono::nanoseconds export_http_max_elapsed{};
 };
 
 /** Declares every option on app (flags, env vars, config-file keys, checks). */
@@ -62,6 +82,8 @@ std::optional<std::string> finalize(Config& config);
 
 /** "250ms", "2s", "5m", "1h", "1.5s", or plain seconds. */
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+/** "Name: value" (an RFC 9110 token name; no CR, LF or NUL in the value, trimmed). */
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view line);
 /** "64KiB", "256MiB", "1GiB", "10MB", "4k", or plain bytes. */
 std::optional<std::uint64_t> parse_size(std::string_view text);
 

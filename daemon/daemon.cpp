@@ -6,14 +6,17 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "daemon/export/console_exporter.hpp"
 #include "daemon/export/fan_out.hpp"
+#include "daemon/export/http/http_exporter.hpp"
 #include "daemon/export/ndjson_file_exporter.hpp"
 #include "daemon/http/server.hpp"
+#include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/uds_listener.hpp"
 #include "daemon/log.hpp"
 #include "daemon/pipeline.hpp"
@@ -82,7 +85,8 @@ protocol::DecodeOptions decode_options(const Config& c) {
   return o;
 }
 
-void add_exporters(const Config& c, exporters::FanOut& fan_out) {
+/** Creates the configured exporters; an error message (bad URL, TLS setup) or nullopt. */
+std::optional<std::string> add_exporters(const Config& c, exporters::FanOut& fan_out) {
   if (c.export_console) {
     fan_out.add(std::make_unique<exporters::ConsoleExporter>(exporters::ConsoleExporterOptions{}), c.export_queue);
   }
@@ -94,6 +98,29 @@ void add_exporters(const Config& c, exporters::FanOut& fan_out) {
     file.max_backups = c.file_max_backups;
     fan_out.add(std::make_unique<exporters::NdjsonFileExporter>(std::move(file)), c.export_queue);
   }
+  for (const auto& url : c.export_http) {
+    namespace eh = exporters::http;
+    auto ms = [](std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+    eh::HttpExporterOptions o;
+    o.url = url;
+    o.format = c.export_http_format == "json" ? eh::Format::json : eh::Format::otlp;
+    o.headers = c.export_http_headers;
+    o.timeout = ms(c.export_http_timeout);
+    o.max_batch_traces = c.export_http_max_batch_traces;
+    o.max_batch_bytes = c.export_http_max_batch_bytes;
+    o.max_delay = ms(c.export_http_max_delay);
+    o.max_elapsed = ms(c.export_http_max_elapsed);
+    o.queue = {c.export_http_queue_traces, c.export_http_queue_bytes};
+    o.insecure = c.export_http_insecure;
+    o.ca_file = c.export_http_ca_file;
+    o.service_name = c.export_http_service_name;
+    std::string error;
+    auto exporter = eh::HttpExporter::create(std::move(o), &error);
+    if (!exporter) return error;
+    log(LogLevel::info, "export-http: %s to %s", c.export_http_format.c_str(), url.c_str());
+    fan_out.add(std::move(exporter), c.export_queue);
+  }
+  return std::nullopt;
 }
 
 /** Stops accepting, lets connections read what was sent, exports open traces, drains. */
@@ -134,7 +161,10 @@ int run(const Config& config) {
   net::signal_set stop_signals(io, SIGTERM, SIGINT);
   net::signal_set hup(io, SIGHUP);
   exporters::FanOut fan_out;
-  add_exporters(config, fan_out);
+  if (auto error = add_exporters(config, fan_out)) {
+    log(LogLevel::error, "%s", error->c_str());
+    return 1;
+  }
 
   assembly::AssemblerOptions assembler_options;
   assembler_options.trace_linger = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_linger);
@@ -164,8 +194,15 @@ int run(const Config& config) {
     http_options.max_line_bytes = config.max_line_bytes;
     http::MetricsSources sources{&counters, [&pipeline] { return pipeline.assembler().counters(); },
                                  [&pipeline] { return pipeline.store().counters(); },
-                                 [&fan_out] { return fan_out.counters(); }};
-    http::ServerContext http_context{pipeline.store(), pipeline, &counters, &monotonic_offset, std::move(sources)};
+                                 [&fan_out] { return fan_out.counters(); }, {}};
+    // GET /api/stream: the hub is one more exporter (own worker and queue, never slows
+    // ingest); the pipeline publishes finished spans only while a subscriber wants them.
+    auto stream_hub = std::make_shared<http::StreamHub>();
+    fan_out.add(http::make_stream_exporter(stream_hub), config.export_queue);
+    pipeline.set_span_gate([stream_hub] { return stream_hub->wants_spans(); });
+    sources.stream = [stream_hub] { return stream_hub->counters(); };
+    http::ServerContext http_context{pipeline.store(), pipeline, &counters, &monotonic_offset, std::move(sources),
+                                     stream_hub};
     http_server.emplace(io, std::move(http_options), std::move(http_context));
     if (auto error = http_server->open()) {
       log(LogLevel::error, "%s", error->c_str());

@@ -13,6 +13,10 @@ Pipeline::Pipeline(net::io_context& io, assembly::AssemblerOptions assembler_opt
       fan_out_(fan_out),
       store_(limits),
       assembler_(assembler_options, store_, [this](std::vector<assembly::TracePtr>&& traces) {
+        if (deferring_) {
+          for (auto& t : traces) deferred_.push_back(std::move(t));
+          return;
+        }
         fan_out_.publish(std::span<const assembly::TracePtr>(traces));
       }) {}
 
@@ -23,7 +27,27 @@ void Pipeline::start() {
 void Pipeline::submit(ingest::IngestBatch&& batch, Done done) {
   net::post(strand_, [this, batch = std::move(batch), done = std::move(done)]() mutable {
     std::vector<assembly::Rejection> rejected;
+    std::vector<SpanKey> finishing;
+    // One gate call per batch: with nobody listening, no span is looked up or copied.
+    if (spans_wanted_ && spans_wanted_()) {
+      for (const auto& e : batch.events) {
+        if (e.type == protocol::EventType::span_end || (e.type == protocol::EventType::span && e.span.ended())) {
+          finishing.push_back({e.span.trace_id, e.span.span_id});
+        } else if (e.type == protocol::EventType::trace) {
+          for (const auto& s : e.spans)
+            if (s.ended()) finishing.push_back({s.trace_id, s.span_id});
+        }
+      }
+    }
+    deferring_ = !finishing.empty();
     assembler_.apply(batch.events, Clock::now(), &rejected);
+    if (deferring_) {
+      deferring_ = false;
+      publish_finished_spans(finishing);
+      std::vector<assembly::TracePtr> traces;
+      traces.swap(deferred_);
+      if (!traces.empty()) fan_out_.publish(std::span<const assembly::TracePtr>(traces));
+    }
     std::vector<ingest::AppliedRejection> out;
     out.reserve(rejected.size());
     for (const auto& r : rejected) out.push_back({r.index, r.reason});
@@ -50,6 +74,26 @@ void Pipeline::schedule_tick() {
     assembler_.tick(Clock::now());
     schedule_tick();
   });
+}
+
+void Pipeline::publish_finished_spans(const std::vector<SpanKey>& keys) {
+  std::vector<exporters::SpanPtr> spans;
+  {
+    // The writer's own strand: a transaction only to peek (no insert, so pointers hold).
+    auto txn = store_.begin();
+    const protocol::Trace* trace = nullptr;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i == 0 || !(keys[i].trace_id == keys[i - 1].trace_id)) trace = txn.peek(keys[i].trace_id);
+      if (trace == nullptr) continue;  // rejected or already evicted
+      // Newest first: a span usually ends soon after it arrived.
+      for (auto it = trace->spans.rbegin(); it != trace->spans.rend(); ++it) {
+        if (it->span_id != keys[i].span_id) continue;
+        if (it->ended()) spans.push_back(std::make_shared<const protocol::Span>(*it));
+        break;
+      }
+    }
+  }
+  if (!spans.empty()) fan_out_.publish_spans(spans);
 }
 
 void Pipeline::finish() {

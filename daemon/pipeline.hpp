@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "daemon/assembly/assembler.hpp"
 #include "daemon/export/fan_out.hpp"
@@ -23,6 +25,14 @@ class Pipeline final : public ingest::BatchSink {
   void submit(ingest::IngestBatch&& batch, Done done) override;
 
   void start();
+
+  /**
+   * Before start(): finished spans go to fan_out.publish_spans() (ahead of the traces the
+   * same batch finished) for every batch applied while wanted() holds. Called once per
+   * batch on the assembler strand, so it must be cheap (an atomic load); without a gate no
+   * span is published and ingest pays nothing per span.
+   */
+  void set_span_gate(std::function<bool()> wanted) { spans_wanted_ = std::move(wanted); }
   /** Shutdown, on the assembler strand, after ingest stopped: exports every open trace as it stands. */
   void finish();
 
@@ -34,6 +44,12 @@ class Pipeline final : public ingest::BatchSink {
 
  private:
   void schedule_tick();
+  /** A span event that may have finished a span: (trace, span) to look up after apply. */
+  struct SpanKey {
+    protocol::TraceId trace_id;
+    protocol::SpanId span_id;
+  };
+  void publish_finished_spans(const std::vector<SpanKey>& keys);
 
   net::strand<net::io_context::executor_type> strand_;
   net::steady_timer tick_timer_;
@@ -41,6 +57,9 @@ class Pipeline final : public ingest::BatchSink {
   store::TraceStore store_;
   assembly::Assembler assembler_;
   bool finished_ = false;
+  std::function<bool()> spans_wanted_;
+  bool deferring_ = false;                        // inside a tapped apply: traces wait for their spans
+  std::vector<assembly::TracePtr> deferred_;
 };
 
 }  // namespace tracecol::daemon

@@ -48,6 +48,7 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
     field(out, "sent", e.traces_sent);
     field(out, "spans_sent", e.spans_sent);
     field(out, "failed", e.traces_failed);
+    field(out, "retried", e.traces_retried);
     field(out, "dropped", e.traces_dropped);
     field(out, "spans_dropped", e.spans_dropped);
     field(out, "pending", e.queue_depth);

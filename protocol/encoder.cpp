@@ -1,38 +1,15 @@
 #include "protocol/encoder.hpp"
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
+#include "protocol/object_writer.hpp"
 #include "protocol/trace_tree.hpp"
 
 namespace tracecol::protocol {
 namespace {
-
-/** Writes an object's members in order; the commas and key quoting live here only. */
-class ObjectWriter {
- public:
-  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
-  /** Starts the member `key` and returns the buffer to append its value to. */
-  std::string& key(std::string_view key) {
-    out_ += first_ ? "\"" : ",\"";
-    first_ = false;
-    out_ += key;
-    out_ += "\":";
-    return out_;
-  }
-  void raw(std::string_view key, std::string_view json) { this->key(key) += json; }
-  void close() { out_ += '}'; }
-
- private:
-  std::string& out_;
-  bool first_ = true;
-};
-
-void append_u64(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const int n = std::snprintf(buf, sizeof buf, "%" PRIu64, v);
-  out.append(buf, static_cast<std::size_t>(n));
-}
 
 /** Milliseconds from end - start, at most 3 decimals, no exponent, no inf, no overflow. */
 void append_duration_ms(std::string& out, std::int64_t start, std::int64_t end) {
@@ -56,11 +33,35 @@ void append_time_or_null(std::string& out, std::int64_t ns) {
 
 }  // namespace
 
+namespace {
+
+/**
+ * True when one of the 8 bytes at p is a control (< 0x20), '"' or '\\'. Exact (no false
+ * positives) per the classic has-less-than / has-zero-byte word tricks, so clean text is
+ * skipped 8 bytes a step: the OTLP exporter escapes whole inputs and outputs here.
+ */
+inline bool word_needs_escape(const char* p) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t highs = 0x8080808080808080ull;
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  const std::uint64_t quote = w ^ (ones * '"');
+  const std::uint64_t backslash = w ^ (ones * '\\');
+  const std::uint64_t below_space = (w - ones * 0x20) & ~w;
+  const std::uint64_t zero_quote = (quote - ones) & ~quote;
+  const std::uint64_t zero_backslash = (backslash - ones) & ~backslash;
+  return ((below_space | zero_quote | zero_backslash) & highs) != 0;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
+    while (i + 8 <= s.size() && !word_needs_escape(s.data() + i)) i += 8;
+    if (i == s.size()) break;
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);

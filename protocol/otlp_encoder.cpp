@@ -171,6 +171,20 @@ void append_span(std::string& out, const Span& span) {
 
 template <typename Traces>
 void append_request(std::string& out, const Traces& traces, std::string_view service_name) {
+  append_otlp_request_head(out, service_name);
+  bool first = true;
+  for (const auto& trace : traces) {
+    if (trace == nullptr || trace->spans.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    append_otlp_spans(out, *trace);
+  }
+  append_otlp_request_tail(out);
+}
+
+}  // namespace
+
+void append_otlp_request_head(std::string& out, std::string_view service_name) {
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
   append_json_string(out, service_name);
   out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":";
@@ -178,19 +192,18 @@ void append_request(std::string& out, const Traces& traces, std::string_view ser
   out += ",\"version\":";
   append_json_string(out, otlp_scope_version);
   out += "},\"spans\":[";
-  bool first = true;
-  for (const auto& trace : traces) {
-    if (trace == nullptr) continue;
-    for (const Span& span : trace->spans) {
-      if (!first) out += ',';
-      first = false;
-      append_span(out, span);
-    }
-  }
-  out += "]}]}]}";
 }
 
-}  // namespace
+void append_otlp_spans(std::string& out, const Trace& trace) {
+  bool first = true;
+  for (const Span& span : trace.spans) {
+    if (!first) out += ',';
+    first = false;
+    append_span(out, span);
+  }
+}
+
+void append_otlp_request_tail(std::string& out) { out += "]}]}]}"; }
 
 void append_otlp_request(std::string& out, std::span<const std::shared_ptr<const Trace>> traces,
                          std::string_view service_name) {

@@ -35,4 +35,13 @@ void append_otlp_request(std::string& out, std::span<const std::shared_ptr<const
                          std::string_view service_name);
 void append_otlp_request(std::string& out, std::span<const Trace* const> traces, std::string_view service_name);
 
+/**
+ * The same request in pieces, for exporters that encode each trace once and batch the
+ * bytes later: head, then the span objects of each trace joined by ',' (a trace with no
+ * spans appends nothing), then tail. head + spans + tail == append_otlp_request's output.
+ */
+void append_otlp_request_head(std::string& out, std::string_view service_name);
+void append_otlp_spans(std::string& out, const Trace& trace);
+void append_otlp_request_tail(std::string& out);
+
 }  // namespace tracecol::protocol

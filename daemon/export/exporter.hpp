@@ -2,6 +2,7 @@
 // The exporter contract (DESIGN.md), with a result so the fan-out can count failures:
 // nothing is lost silently.
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -40,6 +41,9 @@ class Exporter {
 
   /** SIGHUP: reopen files (log rotation by an outside tool). */
   virtual void reopen() {}
+
+  /** Export attempts repeated after a failure, so far. Any thread (an atomic where counted). */
+  virtual std::uint64_t retried() const { return 0; }
 };
 
 }  // namespace tracecol::exporters

@@ -6,6 +6,18 @@
 
 namespace tracecol::exporters {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/** A queued trace and when publish() took it, for the export latency histogram. */
+struct Queued {
+  TracePtr trace;
+  Clock::time_point published;
+};
+
+}  // namespace
+
 /**
  * One exporter, its queues and its thread. Everything below mu_ is guarded by it;
  * stopping_ and reopen_ are also read without it by the worker between items.
@@ -19,7 +31,7 @@ struct FanOut::Worker {
   mutable std::mutex mu;
   std::condition_variable wake;  // the worker waits for work / requests
   std::condition_variable idle;  // drain() waits for empty queues and finished flushes
-  std::vector<TracePtr> traces;  // queued, not yet taken by the worker
+  std::vector<Queued> traces;    // queued, not yet taken by the worker
   std::vector<SpanPtr> spans;
   bool in_flight = false;
   bool stop_requested = false;
@@ -71,9 +83,9 @@ void call_quietly(Call&& call) noexcept {
   }
 }
 
-std::uint64_t spans_in(const std::vector<TracePtr>& traces) {
+std::uint64_t spans_in(const std::vector<Queued>& traces) {
   std::uint64_t n = 0;
-  for (const auto& t : traces) n += t->spans.size();
+  for (const auto& q : traces) n += q.trace->spans.size();
   return n;
 }
 
@@ -90,7 +102,7 @@ void FanOut::Worker::drop_queued() {
 }
 
 void FanOut::Worker::run() {
-  std::vector<TracePtr> trace_batch;
+  std::vector<Queued> trace_batch;
   std::vector<SpanPtr> span_batch;
   std::unique_lock lock(mu);
   for (;;) {
@@ -117,8 +129,11 @@ void FanOut::Worker::run() {
     }
     for (; handled_traces < trace_batch.size() && !stopping.load(); ++handled_traces) {
       if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
-      const auto& t = *trace_batch[handled_traces];
-      if (export_ok(*exporter, t)) {
+      const Queued& q = trace_batch[handled_traces];
+      const auto& t = *q.trace;
+      const bool ok = export_ok(*exporter, t);
+      done.export_latency.record(std::chrono::duration<double>(Clock::now() - q.published).count());
+      if (ok) {
         ++done.traces_sent;
         done.spans_sent += t.spans.size();
       } else {
@@ -129,7 +144,7 @@ void FanOut::Worker::run() {
     // Whatever stop() interrupted counts as dropped, like the rest of the queue.
     for (std::size_t i = handled_traces; i < trace_batch.size(); ++i) {
       ++done.traces_dropped;
-      done.spans_dropped += trace_batch[i]->spans.size();
+      done.spans_dropped += trace_batch[i].trace->spans.size();
     }
     done.spans_dropped += span_batch.size() - handled_spans;
     const std::uint64_t batch_span_count = spans_in(trace_batch) + span_batch.size();
@@ -144,6 +159,7 @@ void FanOut::Worker::run() {
     c.spans_sent += done.spans_sent;
     c.spans_failed += done.spans_failed;
     c.spans_dropped += done.spans_dropped;
+    c.export_latency.merge(done.export_latency);
     c.queue_depth -= batch_trace_count;
     c.spans_pending -= batch_span_count;
     update_gauges();
@@ -190,6 +206,7 @@ void FanOut::start() {
 
 void FanOut::publish(std::span<const TracePtr> traces) {
   if (traces.empty()) return;
+  const Clock::time_point now = Clock::now();  // one clock read per call, outside every lock
   for (auto& w : workers_) {
     std::size_t taken = 0;
     std::uint64_t spans_taken = 0;
@@ -202,7 +219,7 @@ void FanOut::publish(std::span<const TracePtr> traces) {
         const std::uint64_t n = t->spans.size();
         spans_total += n;
         if (taken < room) {
-          w->traces.push_back(t);
+          w->traces.push_back({t, now});
           ++taken;
           spans_taken += n;
         }
@@ -271,8 +288,9 @@ bool FanOut::drain(std::chrono::steady_clock::time_point deadline) {
   // Flushes run concurrently on the workers; wait for each, bounded by the same deadline.
   for (auto [w, generation] : flushing) {
     std::unique_lock lock(w->mu);
-    const bool flushed = w->idle.wait_until(lock, deadline, [&, g = generation] {
-      return w->flush_done >= g || w->stop_requested;
+    // Named captures: clang 14 (the fuzz build) cannot capture structured bindings.
+    const bool flushed = w->idle.wait_until(lock, deadline, [worker = w, g = generation] {
+      return worker->flush_done >= g || worker->stop_requested;
     });
     if (!flushed || w->flush_done < generation) all = false;
   }
@@ -299,8 +317,12 @@ std::vector<ExporterCounters> FanOut::counters() const {
   std::vector<ExporterCounters> out;
   out.reserve(workers_.size());
   for (const auto& w : workers_) {
-    std::lock_guard lock(w->mu);
-    out.push_back(w->c);
+    {
+      std::lock_guard lock(w->mu);
+      out.push_back(w->c);
+    }
+    // Outside the lock: retried() is the exporter's own any-thread counter.
+    out.back().traces_retried = w->exporter->retried();
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/http/query.hpp"
@@ -20,6 +21,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::string allow;  // set on 405
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers (the web UI's caching and CSP)
 };
 
 /** {"error": message} with the given status. */

@@ -3,6 +3,7 @@
 #include "daemon/http/gzip.hpp"
 #include "daemon/http/otlp_ingest.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/http/ui/ui_response.hpp"
 #include "protocol/otlp_decoder.hpp"
 
 namespace tracecol::http {
@@ -56,21 +57,30 @@ std::string_view header(const Request& req, boost::beast::http::field name) {
 
 /** POST /v1/traces: OTLP JSON spans applied like a socket batch before the answer. */
 net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Request& req) {
+  ServerCounters* counters = ctx.counters;
+  auto refuse = [counters](OtlpRequestReject reason, Response r) {
+    if (counters) counters->reject_request(reason);
+    return r;
+  };
   bool gzip = false;
   if (auto refused = check_otlp_headers(header(req, boost::beast::http::field::content_type),
                                         header(req, boost::beast::http::field::content_encoding), gzip))
-    co_return *refused;
+    co_return refuse(OtlpRequestReject::unsupported_content, std::move(*refused));
   std::string_view body = req.body();
   InflateResult inflated;
   if (gzip) {
     // The parser's body limit saw only the compressed size; the cap holds for what it expands to.
     inflated = inflate_gzip(body, ctx.options.max_body);
-    if (inflated.status == InflateStatus::too_large) co_return error_response(413, "decompressed request body too large");
-    if (inflated.status == InflateStatus::corrupt) co_return error_response(400, "corrupt gzip body");
+    if (inflated.status == InflateStatus::too_large)
+      co_return refuse(OtlpRequestReject::too_large, error_response(413, "decompressed request body too large"));
+    if (inflated.status == InflateStatus::corrupt)
+      co_return refuse(OtlpRequestReject::corrupt_gzip, error_response(400, "corrupt gzip body"));
     body = inflated.data;
   }
   protocol::OtlpDecodeResult decoded = protocol::decode_otlp_request(body, ctx.options.decode);
-  if (!decoded.ok) co_return error_response(400, decoded.first_error.empty() ? "invalid OTLP JSON" : decoded.first_error);
+  if (!decoded.ok)
+    co_return refuse(OtlpRequestReject::invalid_body,
+                     error_response(400, decoded.first_error.empty() ? "invalid OTLP JSON" : decoded.first_error));
   const std::size_t events = decoded.spans.size();
   std::vector<ingest::AppliedRejection> applied;
   if (events != 0) applied = co_await async_submit(ctx.context.sink, otlp_batch(decoded), net::use_awaitable);
@@ -80,6 +90,12 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
     c->lines_received.fetch_add(events, std::memory_order_relaxed);
     c->events_accepted.fetch_add(events - std::min(applied.size(), events), std::memory_order_relaxed);
     for (const auto& a : applied) c->reject(a.reason);
+  }
+  if (counters) {
+    counters->otlp_spans_received.fetch_add(events + decoded.rejected, std::memory_order_relaxed);
+    counters->otlp_spans_invalid.fetch_add(decoded.rejected, std::memory_order_relaxed);
+    for (const auto& a : applied)
+      counters->otlp_spans_refused[static_cast<std::size_t>(a.reason)].fetch_add(1, std::memory_order_relaxed);
   }
   co_return otlp_response(decoded, applied);
 }
@@ -98,10 +114,10 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     r.allow = std::string(m.allow);
     co_return r;
   }
-  if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}};
+  if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}, {}};
   if (ctx.stopping) co_return error_response(503, "shutting down");
   switch (m.route) {
-    case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}};
+    case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}, {}};
     case Route::traces: {
       auto q = parse_list_query(*target.value);
       if (!q.value) co_return error_response(400, q.error);
@@ -110,10 +126,11 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     case Route::trace: co_return get_trace(ctx.context.store, m.param);
     case Route::trace_tree: co_return get_trace_tree(ctx.context.store, m.param);
     case Route::run: co_return get_run(ctx.context.store, m.param);
+    case Route::ui: co_return ui::ui_response(m.param, header(req, boost::beast::http::field::if_none_match));
     case Route::metrics: {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = format_prometheus(read_metrics(ctx.context.metrics, ctx.requests));
+      r.body = format_prometheus(read_metrics(ctx.context.metrics, ctx.requests, ctx.counters));
       co_return r;
     }
     case Route::spans: {
@@ -123,6 +140,12 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     case Route::v1_traces: {
       Response r = co_await post_otlp_traces(ctx, req);
       co_return r;
+    }
+    case Route::stream: {
+      // A valid stream request never gets here: the server streams it (sse_session.hpp).
+      auto q = parse_stream_query(*target.value);
+      if (!q.value) co_return error_response(400, q.error);
+      co_return error_response(503, "live stream unavailable");
     }
     default: break;
   }

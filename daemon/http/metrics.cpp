@@ -1,6 +1,6 @@
 #include "daemon/http/metrics.hpp"
 
-#include "protocol/reject_reason.hpp"
+#include <charconv>
 
 namespace tracecol::http {
 namespace {
@@ -22,7 +22,42 @@ void single(std::string& out, std::string_view name, std::string_view type, std:
   sample(out, name, {}, value);
 }
 
+/** Shortest text that reads back as the same double: "0.0005", "30" when fixed, else "1.25e-07". */
+std::string number(double value, std::chars_format format = std::chars_format::general) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, format);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
+}
+
+/** One exporter's histogram: cumulative _bucket lines ending in le="+Inf", then _sum and _count. */
+void histogram(std::string& out, std::string_view name, const std::string& labels,
+               const exporters::LatencyHistogram& h) {
+  std::uint64_t cumulative = 0;
+  const std::string bucket = std::string(name) + "_bucket";
+  for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+    cumulative += h.buckets[i];
+    const std::string le = i < exporters::export_latency_bounds.size() ? number(exporters::export_latency_bounds[i], std::chars_format::fixed)
+                                                                       : std::string("+Inf");
+    sample(out, bucket, labels + ",le=\"" + le + "\"", cumulative);
+  }
+  out.append(name).append("_sum{").append(labels).append("} ").append(number(h.sum_seconds)).append("\n");
+  sample(out, std::string(name) + "_count", labels, h.count);
+}
+
+std::uint64_t load(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+
 }  // namespace
+
+std::string_view to_string(OtlpRequestReject reason) {
+  switch (reason) {
+    case OtlpRequestReject::unsupported_content: return "unsupported_content";
+    case OtlpRequestReject::too_large: return "too_large";
+    case OtlpRequestReject::corrupt_gzip: return "corrupt_gzip";
+    case OtlpRequestReject::invalid_body: return "invalid_body";
+    case OtlpRequestReject::count_: break;
+  }
+  return "unknown";
+}
 
 void RequestCounters::add(std::string_view route, unsigned code) {
   std::lock_guard lock(mutex_);
@@ -46,7 +81,7 @@ std::string escape_label(std::string_view value) {
   return out;
 }
 
-MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& requests) {
+MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& requests, const ServerCounters* server) {
   MetricsSnapshot m;
   if (s.ingest) {
     const auto& c = *s.ingest;
@@ -72,7 +107,31 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     m.store_spans = st.spans;
   }
   if (s.exporters) m.exporters = s.exporters();
+  if (s.stream) {
+    const StreamCounters sc = s.stream();
+    m.stream_subscribers = sc.subscribers;
+    m.stream_dropped_slow_reader = sc.dropped_slow_reader;
+  }
   m.http_requests = requests.snapshot();
+  const ServerCounters none;
+  const ServerCounters& c = server != nullptr ? *server : none;
+  m.http_connections_active = load(c.connections_active);
+  m.http_connections_total = load(c.connections_total);
+  m.http_connections_refused = load(c.connections_refused);
+  m.http_timeouts = load(c.timeouts);
+  m.otlp_spans_received = load(c.otlp_spans_received);
+  m.otlp_spans_rejected.emplace_back("invalid_span", load(c.otlp_spans_invalid));
+  for (std::size_t i = 0; i < c.otlp_spans_refused.size(); ++i) {
+    const auto reason = static_cast<protocol::RejectReason>(i);
+    const std::uint64_t n = load(c.otlp_spans_refused[i]);
+    // The one reason the pipeline gives today is always shown; others only once they occur.
+    if (n > 0 || reason == protocol::RejectReason::too_many_spans)
+      m.otlp_spans_rejected.emplace_back(std::string(protocol::to_string(reason)), n);
+  }
+  for (std::size_t i = 0; i < c.otlp_requests_rejected.size(); ++i) {
+    m.otlp_requests_rejected.emplace_back(std::string(to_string(static_cast<OtlpRequestReject>(i))),
+                                          load(c.otlp_requests_rejected[i]));
+  }
   return m;
 }
 
@@ -111,6 +170,8 @@ std::string format_prometheus(const MetricsSnapshot& m) {
        &exporters::ExporterCounters::traces_failed},
       {"tracecol_exporter_queue_depth", "gauge", "Traces waiting for an exporter.",
        &exporters::ExporterCounters::queue_depth},
+      {"tracecol_exporter_retried_total", "counter", "Export attempts an exporter repeated after a failure.",
+       &exporters::ExporterCounters::traces_retried},
   };
   for (const Column& col : columns) {
     family(out, col.name, col.type, col.help);
@@ -118,10 +179,39 @@ std::string format_prometheus(const MetricsSnapshot& m) {
       sample(out, col.name, "exporter=\"" + escape_label(e.name) + "\"", e.*col.member);
     }
   }
+  family(out, "tracecol_export_latency_seconds", "histogram",
+         "Seconds from a trace's publish to its exporter's export call returning.");
+  for (const auto& e : m.exporters) {
+    histogram(out, "tracecol_export_latency_seconds", "exporter=\"" + escape_label(e.name) + "\"", e.export_latency);
+  }
   family(out, "tracecol_http_requests_total", "counter", "HTTP API requests answered, by route and status.");
   for (const auto& [key, n] : m.http_requests) {
     sample(out, "tracecol_http_requests_total",
            "route=\"" + escape_label(key.first) + "\",code=\"" + std::to_string(key.second) + "\"", n);
+  }
+  single(out, "tracecol_http_connections_active", "gauge", "HTTP API connections open now.",
+         m.http_connections_active);
+  single(out, "tracecol_http_connections_total", "counter",
+         "HTTP API connections accepted, including those refused over the cap.", m.http_connections_total);
+  single(out, "tracecol_http_connections_refused_total", "counter",
+         "HTTP API connections answered 503 and closed over --http-max-connections.", m.http_connections_refused);
+  single(out, "tracecol_http_timeouts_total", "counter",
+         "HTTP API connections cut off by the request or idle timeout.", m.http_timeouts);
+  single(out, "tracecol_http_stream_subscribers", "gauge", "GET /api/stream subscribers connected now.",
+         m.stream_subscribers);
+  family(out, "tracecol_http_stream_dropped_total", "counter",
+         "GET /api/stream subscribers disconnected by the server, by reason.");
+  sample(out, "tracecol_http_stream_dropped_total", "reason=\"slow_reader\"", m.stream_dropped_slow_reader);
+  single(out, "tracecol_otlp_spans_received_total", "counter",
+         "Spans in decodable POST /v1/traces bodies, rejected ones included.", m.otlp_spans_received);
+  family(out, "tracecol_otlp_spans_rejected_total", "counter", "OTLP spans rejected, by reason.");
+  for (const auto& [reason, n] : m.otlp_spans_rejected) {
+    sample(out, "tracecol_otlp_spans_rejected_total", "reason=\"" + escape_label(reason) + "\"", n);
+  }
+  family(out, "tracecol_otlp_requests_rejected_total", "counter",
+         "POST /v1/traces requests refused whole before any span was read, by reason.");
+  for (const auto& [reason, n] : m.otlp_requests_rejected) {
+    sample(out, "tracecol_otlp_requests_rejected_total", "reason=\"" + escape_label(reason) + "\"", n);
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // /metrics: the daemon's counters in the Prometheus text format 0.0.4, and the HTTP
 // server's own per-route request counts.
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,8 +15,10 @@
 
 #include "daemon/assembly/assembler.hpp"
 #include "daemon/export/fan_out.hpp"
+#include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/ingest_counters.hpp"
 #include "daemon/store/trace_store.hpp"
+#include "protocol/reject_reason.hpp"
 
 namespace tracecol::http {
 
@@ -30,6 +34,39 @@ class RequestCounters {
   std::map<std::pair<std::string, unsigned>, std::uint64_t> counts_;
 };
 
+/** Why a whole POST /v1/traces was refused before any span was read: a fixed label set. */
+enum class OtlpRequestReject : std::uint8_t {
+  unsupported_content,  // 415: protobuf, another media type or Content-Encoding
+  too_large,            // 413: over --http-max-body after gzip inflation
+  corrupt_gzip,         // 400
+  invalid_body,         // 400: not an ExportTraceServiceRequest (not JSON, too deep, ...)
+  count_
+};
+std::string_view to_string(OtlpRequestReject reason);
+
+/**
+ * What the HTTP server counts about itself: relaxed atomics, any thread. OTLP span
+ * rejections are by a bounded reason: "invalid_span" (the OTLP decoder refused it) or
+ * the pipeline's protocol::RejectReason (too_many_spans).
+ */
+struct ServerCounters {
+  using Counter = std::atomic<std::uint64_t>;
+  static constexpr std::size_t reject_reasons = static_cast<std::size_t>(protocol::RejectReason::count_);
+
+  Counter connections_active{0};
+  Counter connections_total{0};    // every accepted connection, the refused ones included
+  Counter connections_refused{0};  // over --http-max-connections: answered 503 and closed
+  Counter timeouts{0};             // connections cut by the request or idle timeout
+  Counter otlp_spans_received{0};  // spans in POST /v1/traces bodies that decoded, rejected ones included
+  Counter otlp_spans_invalid{0};   // refused by the OTLP decoder (bad or missing ids, times, types)
+  std::array<Counter, reject_reasons> otlp_spans_refused{};  // refused by the pipeline, by reason
+  std::array<Counter, static_cast<std::size_t>(OtlpRequestReject::count_)> otlp_requests_rejected{};
+
+  void reject_request(OtlpRequestReject reason) {
+    otlp_requests_rejected[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 /**
  * Where /metrics reads from: references and callbacks supplied by the daemon. Every
  * callback must be safe to call from any thread at any time while the server runs.
@@ -39,6 +76,7 @@ struct MetricsSources {
   std::function<assembly::AssemblerCounters()> assembler;
   std::function<store::StoreCounters()> store;
   std::function<std::vector<exporters::ExporterCounters>()> exporters;
+  std::function<StreamCounters()> stream;  // GET /api/stream's hub (absent: both read 0)
 };
 
 /** Plain values read from the sources once per scrape (so the formatter is testable). */
@@ -56,9 +94,20 @@ struct MetricsSnapshot {
   std::uint64_t store_spans = 0;
   std::vector<exporters::ExporterCounters> exporters;
   std::vector<std::pair<std::pair<std::string, unsigned>, std::uint64_t>> http_requests;
+  std::uint64_t http_connections_active = 0;
+  std::uint64_t http_connections_total = 0;
+  std::uint64_t http_connections_refused = 0;
+  std::uint64_t http_timeouts = 0;
+  std::uint64_t stream_subscribers = 0;
+  std::uint64_t stream_dropped_slow_reader = 0;
+  std::uint64_t otlp_spans_received = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> otlp_spans_rejected;     // (reason, count), a fixed set
+  std::vector<std::pair<std::string, std::uint64_t>> otlp_requests_rejected;  // (reason, count), every reason
 };
 
-MetricsSnapshot read_metrics(const MetricsSources& sources, const RequestCounters& requests);
+/** One scrape's values; server may be null (its families then read 0). */
+MetricsSnapshot read_metrics(const MetricsSources& sources, const RequestCounters& requests,
+                             const ServerCounters* server = nullptr);
 
 /** The exposition text (HELP/TYPE lines, one sample per line, label values escaped). */
 std::string format_prometheus(const MetricsSnapshot& m);

@@ -84,9 +84,52 @@ Parsed<Target> parse_target(std::string_view target) {
   return {std::move(out), {}};
 }
 
+Parsed<store::TraceFilter> parse_filter(const Target& target) {
+  using P = Parsed<store::TraceFilter>;
+  store::TraceFilter f;
+  if (const auto* v = target.param("run_id")) f.run_id = *v;
+  if (const auto* v = target.param("name")) f.name = *v;
+  if (const auto* v = target.param("kind")) {
+    f.kind = protocol::parse_span_kind(*v);
+    if (!f.kind) return P::fail("kind: expected AGENT, TOOL, LLM, CHAIN, TEAM or CUSTOM");
+  }
+  if (const auto* v = target.param("error")) {
+    if (*v == "true") f.has_error = true;
+    else if (*v == "false") f.has_error = false;
+    else return P::fail("error: expected true or false");
+  }
+  if (const auto* v = target.param("min_duration_ms")) {
+    f.min_duration_ms = parse_number(*v);
+    if (!f.min_duration_ms) return P::fail("min_duration_ms: expected a non-negative number");
+  }
+  if (const auto* v = target.param("since")) {
+    auto ns = epoch_ns(*v);
+    if (!ns) return P::fail("since: expected epoch seconds");
+    f.since_ns = *ns;
+  }
+  if (const auto* v = target.param("until")) {
+    auto ns = epoch_ns(*v);
+    if (!ns) return P::fail("until: expected epoch seconds");
+    f.until_ns = *ns;
+  }
+  if (const auto* v = target.param("q")) f.q = *v;
+  constexpr std::string_view meta_prefix = "meta.";
+  for (const auto& [key, value] : target.params) {
+    if (!key.starts_with(meta_prefix)) continue;
+    if (key.size() == meta_prefix.size()) return P::fail("meta.KEY: the key is empty");
+    if (f.meta.size() >= max_meta_filters)
+      return P::fail("meta.KEY: at most " + std::to_string(max_meta_filters) + " metadata filters");
+    f.meta.emplace_back(key.substr(meta_prefix.size()), value);
+  }
+  return {std::move(f), {}};
+}
+
 Parsed<ListQuery> parse_list_query(const Target& target) {
   using P = Parsed<ListQuery>;
+  auto filter = parse_filter(target);
+  if (!filter.value) return P::fail(std::move(filter.error));
   ListQuery q;
+  q.filter = std::move(*filter.value);
   q.filter.limit = default_list_limit;
   if (const auto* v = target.param("limit")) {
     std::size_t n = 0;
@@ -95,34 +138,32 @@ Parsed<ListQuery> parse_list_query(const Target& target) {
       return P::fail("limit: expected an integer from 1 to " + std::to_string(max_list_limit));
     q.filter.limit = n;
   }
-  if (const auto* v = target.param("run_id")) q.filter.run_id = *v;
-  if (const auto* v = target.param("name")) q.filter.name = *v;
-  if (const auto* v = target.param("kind")) {
-    q.filter.kind = protocol::parse_span_kind(*v);
-    if (!q.filter.kind) return P::fail("kind: expected AGENT, TOOL, LLM, CHAIN, TEAM or CUSTOM");
-  }
-  if (const auto* v = target.param("error")) {
-    if (*v == "true") q.filter.has_error = true;
-    else if (*v == "false") q.filter.has_error = false;
-    else return P::fail("error: expected true or false");
-  }
-  if (const auto* v = target.param("min_duration_ms")) {
-    q.filter.min_duration_ms = parse_number(*v);
-    if (!q.filter.min_duration_ms) return P::fail("min_duration_ms: expected a non-negative number");
-  }
-  if (const auto* v = target.param("since")) {
-    auto ns = epoch_ns(*v);
-    if (!ns) return P::fail("since: expected epoch seconds");
-    q.filter.since_ns = *ns;
-  }
-  if (const auto* v = target.param("until")) {
-    auto ns = epoch_ns(*v);
-    if (!ns) return P::fail("until: expected epoch seconds");
-    q.filter.until_ns = *ns;
-  }
   if (const auto* v = target.param("cursor")) {
     q.cursor = protocol::parse_trace_id(*v);
     if (!q.cursor) return P::fail("cursor: expected a next_cursor value");
+  }
+  return {std::move(q), {}};
+}
+
+Parsed<StreamQuery> parse_stream_query(const Target& target) {
+  using P = Parsed<StreamQuery>;
+  auto filter = parse_filter(target);
+  if (!filter.value) return P::fail(std::move(filter.error));
+  StreamQuery q;
+  q.filter = std::move(*filter.value);
+  if (const auto* v = target.param("events")) {
+    q.spans = false;
+    q.traces = false;
+    std::string_view rest = *v;
+    for (;;) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      if (item == "span") q.spans = true;
+      else if (item == "trace") q.traces = true;
+      else return P::fail("events: expected a comma list of span and trace");
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
   }
   return {std::move(q), {}};
 }

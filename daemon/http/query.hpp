@@ -42,6 +42,7 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 
 inline constexpr std::size_t default_list_limit = 20;
 inline constexpr std::size_t max_list_limit = 1000;
+inline constexpr std::size_t max_meta_filters = 16;
 
 /** The /api/traces query: the store filter plus the page cursor. */
 struct ListQuery {
@@ -51,9 +52,26 @@ struct ListQuery {
 
 /**
  * Reads limit (1..1000, default 20), run_id, name, kind, error=true|false,
- * min_duration_ms, since/until (epoch seconds) and cursor (a trace id). Unknown
- * parameters are ignored.
+ * min_duration_ms, since/until (epoch seconds), q (substring), meta.KEY=VALUE
+ * (repeatable, every pair must match) and cursor (a trace id). Unknown parameters are
+ * ignored.
  */
 Parsed<ListQuery> parse_list_query(const Target& target);
+
+/** The filter parameters shared by /api/traces and /api/stream (no limit, no cursor). */
+Parsed<store::TraceFilter> parse_filter(const Target& target);
+
+/** GET /api/stream: the filter plus which events to send. */
+struct StreamQuery {
+  store::TraceFilter filter;  // filter.limit is unused
+  bool spans = true;          // "event: span" for each finished span
+  bool traces = true;         // "event: trace" for each finished trace
+};
+
+/**
+ * The filters of parse_filter plus events=span,trace (a comma list; default both; an
+ * unknown or empty list is refused). limit and cursor are ignored.
+ */
+Parsed<StreamQuery> parse_stream_query(const Target& target);
 
 }  // namespace tracecol::http

@@ -13,6 +13,8 @@ std::string_view route_label(Route route) {
     case Route::metrics: return "metrics";
     case Route::spans: return "spans";
     case Route::v1_traces: return "v1_traces";
+    case Route::stream: return "stream";
+    case Route::ui: return "ui";
     case Route::not_found: break;
   }
   return "not_found";
@@ -31,8 +33,14 @@ RouteMatch route(std::string_view method, std::string_view path) {
   if (path == "/readyz") return with(Route::readyz, "GET");
   if (path == "/metrics") return with(Route::metrics, "GET");
   if (path == "/api/traces") return with(Route::traces, "GET");
+  if (path == "/api/stream") return with(Route::stream, "GET");
   if (path == "/api/spans") return with(Route::spans, "POST");
   if (path == "/v1/traces") return with(Route::v1_traces, "POST");
+  if (path == "/" || path.starts_with("/ui/")) {
+    with(Route::ui, "GET, HEAD", std::string(path));
+    m.method_allowed = method == "GET" || method == "HEAD";
+    return m;
+  }
   constexpr std::string_view traces_prefix = "/api/traces/";
   constexpr std::string_view runs_prefix = "/api/runs/";
   if (path.starts_with(traces_prefix)) {

@@ -17,6 +17,8 @@ enum class Route {
   metrics,     // GET /metrics
   spans,       // POST /api/spans
   v1_traces,   // POST /v1/traces (OTLP/HTTP JSON)
+  stream,      // GET /api/stream (server-sent events; the server streams it, see sse_session.hpp)
+  ui,          // GET|HEAD / and /ui/{file} (the embedded web UI; param = the path)
   not_found,
 };
 

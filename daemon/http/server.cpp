@@ -13,6 +13,7 @@
 #include "daemon/http/api.hpp"
 #include "daemon/http/dispatch.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/http/sse_session.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::http {
@@ -40,7 +41,7 @@ struct HttpServer::State {
   std::string unix_path;
   RequestCounters requests;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> active{0};
+  ServerCounters counters;  // counters.connections_active is also what the connection cap counts
   std::mutex mutex;
   std::uint64_t next_session = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
@@ -69,7 +70,7 @@ struct SessionExit {
   ~SessionExit() {
     std::lock_guard lock(st->mutex);
     st->sessions.erase(id);
-    st->active.fetch_sub(1);
+    st->counters.connections_active.fetch_sub(1);
   }
 };
 
@@ -104,6 +105,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       const std::string_view method(head.method_string().data(), head.method_string().size());
       if (target.value) label_of_request = route_label(route(method, target.value->path).route);
     }
+    if (ec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     Response res;
     std::string_view label = label_of_request;
     bool close = true;
@@ -116,8 +118,13 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       res = error_response(431, "request headers too large");
     } else if (ec) {
       res = error_response(400, "malformed HTTP request");
+    } else if (auto stream_query = stream_query_of(parser.get(), st->context.stream.get(), st->stopping.load())) {
+      // GET /api/stream: the connection becomes the stream; its body ends only at close.
+      st->requests.add("stream", 200);
+      co_await run_sse(s, *st->context.stream, std::move(*stream_query), st->options.request_timeout);
+      break;
     } else {
-      DispatchContext dc{st->options, st->context, st->requests, st->stopping.load()};
+      DispatchContext dc{st->options, st->context, st->requests, st->stopping.load(), &st->counters};
       res = co_await dispatch(dc, parser.get(), label);
       close = !parser.get().keep_alive() || st->stopping.load();
     }
@@ -127,12 +134,16 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     out.set(bhttp::field::server, "tracecol");
     out.set(bhttp::field::content_type, res.content_type);
     if (!res.allow.empty()) out.set(bhttp::field::allow, res.allow);
+    for (const auto& [name, value] : res.headers) out.set(name, value);
     out.body() = std::move(res.body);
     out.keep_alive(!close);
     out.prepare_payload();
+    // HEAD: the GET answer's headers (Content-Length included), no body.
+    if (!ec && parser.get().method() == bhttp::verb::head) out.body().clear();
     s->stream.expires_after(st->options.request_timeout);
     auto [wec, wn] = co_await bhttp::async_write(s->stream, out, net::as_tuple(net::use_awaitable));
     st->requests.add(label, res.status);
+    if (wec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     if (wec || close) break;
   }
   beast::error_code ignored;
@@ -166,7 +177,9 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
       co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
-    if (st->active.load() >= st->options.max_connections) {
+    st->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (st->counters.connections_active.load() >= st->options.max_connections) {
+      st->counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
       auto ex = socket.get_executor();
       net::co_spawn(ex, refuse_busy(std::move(socket)), net::detached);
       continue;
@@ -177,7 +190,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
       std::lock_guard lock(st->mutex);
       id = st->next_session++;
       st->sessions.emplace(id, session);
-      st->active.fetch_add(1);
+      st->counters.connections_active.fetch_add(1);
     }
     auto ex = session->stream.get_executor();
     net::co_spawn(ex, run_session<Protocol>(st, std::move(session), id), net::detached);
@@ -281,6 +294,7 @@ void HttpServer::stop() {
     }
   }
   for (auto& s : open) s->close_if_idle();
+  if (st->context.stream) st->context.stream->close_all();  // stream sessions end promptly
 }
 
 }  // namespace tracecol::http

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/http/metrics.hpp"
+#include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/batch_sink.hpp"
 #include "daemon/ingest/ingest_counters.hpp"
 #include "daemon/net.hpp"
@@ -40,6 +41,7 @@ struct ServerContext {
   ingest::IngestCounters* ingest = nullptr;
   const std::atomic<std::int64_t>* monotonic_offset_ns = nullptr;
   MetricsSources metrics;
+  std::shared_ptr<StreamHub> stream;  // GET /api/stream's subscribers; null: the route answers 503
 };
 
 class HttpServer {

@@ -208,35 +208,12 @@ std::vector<TracePtr> TraceStore::last(std::size_t n) const {
   return out;
 }
 
-namespace {
-
-bool matches(const Trace& t, const TraceFilter& f) {
-  if (!f.run_id.empty() && t.run_id != f.run_id) return false;
-  const std::int64_t start = t.started_at_ns();
-  if (f.since_ns != 0 && start < f.since_ns) return false;
-  if (f.until_ns != 0 && start > f.until_ns) return false;
-  if (f.has_error && (t.error_count() > 0) != *f.has_error) return false;
-  if (f.min_duration_ms) {
-    const std::int64_t end = t.ended_at_ns();
-    if (end == 0 || static_cast<double>(end - start) / 1e6 < *f.min_duration_ms) return false;
-  }
-  if (!f.name.empty() &&
-      std::none_of(t.spans.begin(), t.spans.end(), [&](const protocol::Span& s) { return s.name == f.name; }))
-    return false;
-  if (f.kind &&
-      std::none_of(t.spans.begin(), t.spans.end(), [&](const protocol::Span& s) { return s.kind == *f.kind; }))
-    return false;
-  return true;
-}
-
-}  // namespace
-
 std::vector<TracePtr> TraceStore::find(const TraceFilter& filter) const {
   std::shared_lock lock(mutex_);
   std::vector<TracePtr> out;
   auto consider = [&](const TraceId& id) {
     const Impl::Entry& e = impl_->entries.at(id);
-    if (matches(*e.trace, filter)) out.push_back(impl_->snapshot(e));
+    if (trace_matches(*e.trace, filter)) out.push_back(impl_->snapshot(e));
     return out.size() < filter.limit;
   };
   if (filter.limit == 0) return out;

@@ -18,6 +18,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocol/span.hpp"
@@ -40,8 +41,37 @@ struct TraceFilter {
   std::optional<double> min_duration_ms;     // trace duration (ended traces only)
   std::int64_t since_ns = 0;                 // trace started at or after (0: unbounded)
   std::int64_t until_ns = 0;                 // trace started at or before (0: unbounded)
+  std::string q;                             // some span's name, error, or inputs/outputs/metadata JSON text contains it
+  std::vector<std::pair<std::string, std::string>> meta;  // each (KEY, VALUE): some span's metadata_has(KEY, VALUE)
   std::size_t limit = 20;                    // newest first, at most this many
 };
+
+/**
+ * The one matcher behind find() and the live stream (GET /api/stream): true when the
+ * trace passes every set member of filter (limit is ignored). Pure; any thread.
+ */
+bool trace_matches(const protocol::Trace& trace, const TraceFilter& filter);
+
+/**
+ * The same filter on one span, for span events: run_id, name, kind, error (the span's
+ * own error), min_duration_ms (the span's; an open span fails it), since/until (the
+ * span's start), q and meta all read the span itself.
+ */
+bool span_matches(const protocol::Span& span, const TraceFilter& filter);
+
+/**
+ * q: a case-sensitive substring of the span's name, its error message, or the raw JSON
+ * text of its inputs, outputs or metadata (as stored: keys included, escapes as sent).
+ * An empty q matches every span.
+ */
+bool span_contains_text(const protocol::Span& span, std::string_view q);
+
+/**
+ * meta.KEY=VALUE: metadata_json (a validated JSON object) has the top-level KEY whose
+ * value is the string VALUE (after unescaping), or whose JSON text, for any other
+ * value, equals VALUE ("42", "true", "null", "{\"a\":1}"). False for malformed text.
+ */
+bool metadata_has(std::string_view metadata_json, std::string_view key, std::string_view value);
 
 struct StoreCounters {
   std::uint64_t traces = 0;             // held now

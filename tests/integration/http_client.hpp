@@ -44,6 +44,48 @@ class HttpClient {
   bool eof_ = false;
 };
 
+/** One server-sent event: its `event:` name and its `data:` line(s) joined by '\n'. */
+struct SseMessage {
+  std::string event;
+  std::string data;
+};
+
+/**
+ * A blocking GET /api/stream reader over TCP: sends the request, reads the head, then
+ * parses events as they arrive; every read has a deadline. Not thread-safe (one thread
+ * may own it).
+ */
+class SseClient {
+ public:
+  /** Connects to 127.0.0.1:port; receive_buffer > 0 sets SO_RCVBUF before connecting. */
+  explicit SseClient(int port, int receive_buffer = 0);
+  ~SseClient();
+  SseClient(const SseClient&) = delete;
+  SseClient& operator=(const SseClient&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  /** Sends GET target; returns the status line's code (0 on failure); the head is in headers. */
+  int open(const std::string& target, std::chrono::milliseconds timeout = default_deadline);
+  /** The next event; comments (": ...") are collected in comments and skipped. nullopt on EOF or deadline. */
+  std::optional<SseMessage> next(std::chrono::milliseconds timeout = default_deadline);
+  /** Reads until the first comment arrives; false on EOF or deadline. */
+  bool wait_comment(std::chrono::milliseconds timeout = default_deadline);
+  /** Reads and discards until the server closes; true when it did before the deadline. */
+  bool wait_eof(std::chrono::milliseconds timeout = default_deadline);
+  void close();
+
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::vector<std::string> comments;           // comment lines without the leading ':'
+
+ private:
+  bool fill(std::chrono::steady_clock::time_point deadline);
+  /** One complete block (up to a blank line) parsed from buffer_; false when none is complete. */
+  bool parse_block(std::optional<SseMessage>& out);
+  int fd_ = -1;
+  std::string buffer_;
+  bool eof_ = false;
+};
+
 /** A daemon with the HTTP API on a free loopback port, read back from its log line. */
 struct HttpDaemon {
   HttpDaemon(const TempDir& dir, std::vector<std::string> args);

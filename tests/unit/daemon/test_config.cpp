@@ -151,6 +151,15 @@ TEST_SUITE("config") {
     CHECK(c.redact_keys == std::vector<std::string>{"ssn", "card"});
   }
 
+  TEST_CASE("refuses a config file key that names no flag") {
+    const std::string path = "/tmp/tracecol-config-typo-test.toml";
+    std::ofstream(path) << "max-tracez = 5\n";
+    d::Config c;
+    const std::string error = parse(c, {"--config", path});
+    std::filesystem::remove(path);
+    CHECK(error.find("max-tracez") != std::string::npos);
+  }
+
   TEST_CASE("rejects invalid values with a message naming the flag") {
     d::Config a;
     CHECK(parse(a, {"--socket-mode", "rwx"}).find("--socket-mode") != std::string::npos);

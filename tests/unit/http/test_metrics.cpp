@@ -1,13 +1,30 @@
 #include <doctest/doctest.h>
 
 #include "daemon/http/metrics.hpp"
+#include "tests/unit/http/prometheus_text.hpp"
 
 using namespace tracecol;
+namespace prom = tracecol::test::prometheus;
 
 namespace {
 
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
+}
+
+std::string errors_of(const prom::Exposition& x) {
+  std::string all;
+  for (const auto& e : x.errors) all += e + "\n";
+  return all;
+}
+
+/** An exporter's counters with a few latency samples recorded. */
+exporters::ExporterCounters exporter(std::string name, std::initializer_list<double> latencies) {
+  exporters::ExporterCounters e;
+  e.name = std::move(name);
+  for (double l : latencies) e.export_latency.record(l);
+  e.traces_sent = latencies.size();
+  return e;
 }
 
 }  // namespace
@@ -88,5 +105,165 @@ TEST_SUITE("http metrics") {
 
   TEST_CASE("escapes label values") {
     CHECK(http::escape_label("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
+  }
+
+  TEST_CASE("the whole exposition passes a strict parse, odd exporter names included") {
+    ingest::IngestCounters ingest;
+    ingest.reject(protocol::RejectReason::bad_kind, 2);
+    http::MetricsSources sources;
+    sources.ingest = &ingest;
+    sources.exporters = [] {
+      return std::vector<exporters::ExporterCounters>{exporter("ndjson", {0.0001, 0.003, 0.003, 45.0}),
+                                                       exporter("we\"ird\\name\nx", {}),
+                                                       exporter("http", {0.2})};
+    };
+    http::RequestCounters requests;
+    requests.add("metrics", 200);
+    requests.add("v1_traces", 415);
+    http::ServerCounters server;
+    server.connections_active = 3;
+    server.otlp_spans_received = 10;
+    const std::string text = http::format_prometheus(http::read_metrics(sources, requests, &server));
+    const prom::Exposition x = prom::parse(text);
+    INFO(errors_of(x));
+    CHECK(x.errors.empty());
+    // Every family is there, typed as Prometheus expects.
+    const std::pair<const char*, const char*> families[] = {
+        {"tracecol_lines_received_total", "counter"},          {"tracecol_exporter_retried_total", "counter"},
+        {"tracecol_export_latency_seconds", "histogram"},       {"tracecol_http_connections_active", "gauge"},
+        {"tracecol_http_connections_total", "counter"},         {"tracecol_http_connections_refused_total", "counter"},
+        {"tracecol_http_timeouts_total", "counter"},            {"tracecol_otlp_spans_received_total", "counter"},
+        {"tracecol_otlp_spans_rejected_total", "counter"},      {"tracecol_otlp_requests_rejected_total", "counter"},
+        {"tracecol_http_requests_total", "counter"}};
+    for (const auto& [name, type] : families) {
+      INFO(name);
+      const prom::Family* f = x.family(name);
+      REQUIRE(f != nullptr);
+      CHECK(f->type == type);
+      CHECK_FALSE(f->help.empty());
+    }
+    // The odd name reads back exactly as it was, through the escapes.
+    CHECK(x.value("tracecol_export_latency_seconds_count", {{"exporter", "we\"ird\\name\nx"}}) == 0.0);
+    CHECK(x.value("tracecol_exporter_sent_traces_total", {{"exporter", "we\"ird\\name\nx"}}) == 0.0);
+    CHECK(x.value("tracecol_http_connections_active") == 3.0);
+    CHECK(x.value("tracecol_otlp_spans_received_total") == 10.0);
+  }
+
+  TEST_CASE("the export latency histogram is cumulative per exporter and ends in +Inf equal to _count") {
+    http::MetricsSnapshot m;
+    m.exporters = {exporter("ndjson", {0.0001, 0.003, 0.003, 45.0}), exporter("http", {0.2})};
+    const std::string text = http::format_prometheus(m);
+    CHECK(has_line(text, "# TYPE tracecol_export_latency_seconds histogram"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"ndjson\",le=\"0.0005\"} 1"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"ndjson\",le=\"0.0025\"} 1"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"ndjson\",le=\"0.005\"} 3"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"ndjson\",le=\"30\"} 3"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"ndjson\",le=\"+Inf\"} 4"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_count{exporter=\"ndjson\"} 4"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"http\",le=\"0.1\"} 0"));
+    CHECK(has_line(text, "tracecol_export_latency_seconds_bucket{exporter=\"http\",le=\"0.25\"} 1"));
+    const prom::Exposition x = prom::parse(text);
+    INFO(errors_of(x));
+    CHECK(x.errors.empty());
+    const auto sum = x.value("tracecol_export_latency_seconds_sum", {{"exporter", "ndjson"}});
+    REQUIRE(sum);
+    CHECK(*sum == doctest::Approx(45.0061));
+    const prom::Family* f = x.family("tracecol_export_latency_seconds");
+    REQUIRE(f != nullptr);
+    CHECK(f->samples.size() == 2 * (exporters::export_latency_bounds.size() + 1 + 2));
+  }
+
+  TEST_CASE("HTTP connection, timeout, retried and OTLP counters are emitted with their values") {
+    http::ServerCounters server;
+    server.connections_active = 2;
+    server.connections_total = 9;
+    server.connections_refused = 4;
+    server.timeouts = 1;
+    server.otlp_spans_received = 12;
+    server.otlp_spans_invalid = 3;
+    server.otlp_spans_refused[static_cast<std::size_t>(protocol::RejectReason::too_many_spans)] = 2;
+    server.reject_request(http::OtlpRequestReject::unsupported_content);
+    server.reject_request(http::OtlpRequestReject::invalid_body);
+    server.reject_request(http::OtlpRequestReject::invalid_body);
+    http::MetricsSources sources;
+    sources.exporters = [] {
+      auto e = exporter("http", {});
+      e.traces_retried = 7;
+      return std::vector<exporters::ExporterCounters>{e};
+    };
+    const std::string text = http::format_prometheus(http::read_metrics(sources, {}, &server));
+    CHECK(has_line(text, "tracecol_http_connections_active 2"));
+    CHECK(has_line(text, "tracecol_http_connections_total 9"));
+    CHECK(has_line(text, "tracecol_http_connections_refused_total 4"));
+    CHECK(has_line(text, "tracecol_http_timeouts_total 1"));
+    CHECK(has_line(text, "tracecol_exporter_retried_total{exporter=\"http\"} 7"));
+    CHECK(has_line(text, "tracecol_otlp_spans_received_total 12"));
+    CHECK(has_line(text, "tracecol_otlp_spans_rejected_total{reason=\"invalid_span\"} 3"));
+    CHECK(has_line(text, "tracecol_otlp_spans_rejected_total{reason=\"too_many_spans\"} 2"));
+    CHECK(has_line(text, "tracecol_otlp_requests_rejected_total{reason=\"unsupported_content\"} 1"));
+    CHECK(has_line(text, "tracecol_otlp_requests_rejected_total{reason=\"invalid_body\"} 2"));
+    CHECK(has_line(text, "tracecol_otlp_requests_rejected_total{reason=\"too_large\"} 0"));
+    CHECK(has_line(text, "tracecol_otlp_requests_rejected_total{reason=\"corrupt_gzip\"} 0"));
+  }
+
+  TEST_CASE("OTLP span rejection reasons are a fixed, bounded set") {
+    http::ServerCounters server;
+    auto reasons = [&] {
+      const auto x = prom::parse(http::format_prometheus(http::read_metrics({}, {}, &server)));
+      std::vector<std::string> out;
+      for (const auto& s : x.family("tracecol_otlp_spans_rejected_total")->samples) out.push_back(s.labels.at("reason"));
+      return out;
+    };
+    CHECK(reasons() == std::vector<std::string>{"invalid_span", "too_many_spans"});
+    // A pipeline reason other than too_many_spans shows only once it happened, by its protocol name.
+    server.otlp_spans_refused[static_cast<std::size_t>(protocol::RejectReason::bad_time)] = 1;
+    CHECK(reasons() == std::vector<std::string>{"invalid_span", "bad_time", "too_many_spans"});
+    CHECK(reasons().size() <= 1 + static_cast<std::size_t>(protocol::RejectReason::count_));
+  }
+
+  TEST_CASE("without server counters every server family is still emitted, at zero") {
+    const std::string text = http::format_prometheus(http::read_metrics({}, {}));
+    CHECK(has_line(text, "tracecol_http_connections_active 0"));
+    CHECK(has_line(text, "tracecol_http_timeouts_total 0"));
+    CHECK(has_line(text, "tracecol_otlp_spans_rejected_total{reason=\"invalid_span\"} 0"));
+    CHECK(prom::parse(text).errors.empty());
+  }
+}
+
+TEST_SUITE("http metrics strict reader") {
+  // The reader must reject what a broken formatter would produce, or passing it proves nothing.
+  TEST_CASE("accepts a minimal well-formed exposition") {
+    const auto x = prom::parse(
+        "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"q\\\"\\\\\\n\"} 1\n"
+        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n");
+    INFO(errors_of(x));
+    CHECK(x.errors.empty());
+    CHECK(x.value("a_total", {{"x", "q\"\\\n"}}) == 1.0);
+  }
+
+  TEST_CASE("rejects broken expositions") {
+    const char* broken[] = {
+        "# HELP a A.\n# TYPE a counter\na 1",                                          // no final newline
+        "# TYPE a counter\na 1\n",                                                      // TYPE without HELP
+        "# HELP a A.\n# TYPE a counter\na 1\n# HELP a A.\n# TYPE a counter\n",          // family twice
+        "# HELP a A.\n# TYPE a counter\nb 1\n",                                         // sample outside family
+        "# HELP a A.\n# TYPE a counter\na{x=\"1\"} 1\na{x=\"1\"} 2\n",                 // duplicate series
+        "# HELP a A.\n# TYPE a counter\na{x=\"\\t\"} 1\n",                              // bad escape
+        "# HELP a A.\n# TYPE a counter\na{x=\"1\",} 1\n",                               // trailing comma
+        "# HELP a A.\n# TYPE a counter\na  1\n",                                        // two spaces
+        "# HELP a A.\n# TYPE a counter\na -1\n",                                        // negative counter
+        "# HELP a A.\n# TYPE a counter\na one\n",                                       // not a number
+        "# HELP a A.\n# TYPE a widget\na 1\n",                                          // unknown type
+        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",   // no +Inf
+        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",  // +Inf != count
+        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",          // no _sum
+        "# HELP a A.\n# TYPE a counter\n\na 1\n",                                      // empty line
+        "# HELP a A.\n# TYPE a counter\n# a comment\na 1\n",                           // stray comment
+    };
+    for (const char* text : broken) {
+      INFO(text);
+      CHECK_FALSE(prom::parse(text).errors.empty());
+    }
   }
 }

@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <cstdio>
+#include <string>
+#include <string_view>
+
 #include "protocol/encoder.hpp"
 #include "test_support.hpp"
 
@@ -39,6 +43,42 @@ TEST_SUITE("encoder") {
     std::string out;
     append_json_string(out, "a\"b\\c\n\x01");
     CHECK(out == R"("a\"b\\c\n\u0001")");
+  }
+
+  TEST_CASE("the word-at-a-time escape scan agrees with a byte-by-byte one on every byte at every offset") {
+    // Reference: escape byte by byte, the obvious way.
+    const auto reference = [](std::string_view s) {
+      std::string r = "\"";
+      for (unsigned char c : s) {
+        char buf[8];
+        if (c == '"') r += "\\\"";
+        else if (c == '\\') r += "\\\\";
+        else if (c == '\n') r += "\\n";
+        else if (c == '\r') r += "\\r";
+        else if (c == '\t') r += "\\t";
+        else if (c == '\b') r += "\\b";
+        else if (c == '\f') r += "\\f";
+        else if (c < 0x20) r += (std::snprintf(buf, sizeof buf, "\\u%04x", c), buf);
+        else r += static_cast<char>(c);
+      }
+      return r + "\"";
+    };
+    for (int b = 0; b < 256; ++b) {
+      for (std::size_t at = 0; at < 19; ++at) {
+        std::string s(19, 'x');
+        s[at] = static_cast<char>(b);
+        std::string out;
+        append_json_string(out, s);
+        INFO("byte " << b << " at " << at);
+        CHECK(out == reference(s));
+      }
+    }
+    std::string mixed = "plain ascii text, then \xc3\xa9\xe2\x82\xac UTF-8, \x7f\x80\xff and \"quotes\" \\ \x1f";
+    for (std::size_t cut = 0; cut <= mixed.size(); ++cut) {
+      std::string out;
+      append_json_string(out, std::string_view(mixed).substr(cut));
+      CHECK(out == reference(std::string_view(mixed).substr(cut)));
+    }
   }
 
   TEST_CASE("a trace record holds the summary fields and spans in tree order with depth") {

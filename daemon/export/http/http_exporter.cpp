@@ -1,0 +1,238 @@
+#include "daemon/export/http/http_exporter.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "daemon/log.hpp"
+#include "protocol/encoder.hpp"
+#include "protocol/otlp_encoder.hpp"
+
+namespace tracecol::exporters::http {
+
+using Clock = std::chrono::steady_clock;
+using daemon::log;
+using daemon::LogLevel;
+
+namespace {
+
+daemon::RateLimiter drop_log(2);
+
+unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+}  // namespace
+
+std::unique_ptr<HttpExporter> HttpExporter::create(HttpExporterOptions options, std::string* error) {
+  std::string why;
+  auto url = parse_url(options.url, &why);
+  if (!url) {
+    if (error) *error = "--export-http " + options.url + ": " + why;
+    return nullptr;
+  }
+  auto client = HttpClient::create(ClientOptions{*url, options.timeout, options.insecure, options.ca_file}, &why);
+  if (!client) {
+    if (error) *error = "--export-http " + options.url + ": " + why;
+    return nullptr;
+  }
+  return std::unique_ptr<HttpExporter>(new HttpExporter(std::move(options), std::move(client), std::move(*url)));
+}
+
+HttpExporter::HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClient> client, Url url)
+    : options_(std::move(options)),
+      client_(std::move(client)),
+      url_(std::move(url)),
+      name_("http:" + url_.host_header),
+      content_type_(options_.format == Format::otlp ? "application/json" : "application/x-ndjson"),
+      rng_(std::random_device{}()),
+      queue_(options_.queue) {
+  if (options_.max_batch_traces == 0) options_.max_batch_traces = 1;
+  if (url_.tls && options_.insecure)
+    log(LogLevel::warn, "export-http %s: --export-http-insecure: the server's TLS certificate is NOT checked; "
+        "anyone on the path can read and alter exported traces", options_.url.c_str());
+  sender_ = std::thread([this] { run(); });
+}
+
+HttpExporter::~HttpExporter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  client_->abort();
+  sender_.join();
+  const HttpExporterStats s = stats();
+  log(LogLevel::info,
+      "export-http %s: queued=%llu sent=%llu spans_sent=%llu failed=%llu dropped_queue=%llu gave_up=%llu "
+      "dropped_shutdown=%llu retried=%llu requests=%llu requests_failed=%llu",
+      name_.c_str(), ull(s.traces_queued), ull(s.traces_sent), ull(s.spans_sent), ull(s.traces_failed),
+      ull(s.traces_dropped_queue), ull(s.traces_dropped_gave_up), ull(s.traces_dropped_shutdown),
+      ull(s.traces_retried), ull(s.requests), ull(s.requests_failed));
+}
+
+ExportStatus HttpExporter::export_trace(const protocol::Trace& trace) {
+  Record record;
+  if (options_.format == Format::otlp) {
+    protocol::append_otlp_spans(record.bytes, trace);
+  } else {
+    protocol::append_trace_json(record.bytes, trace);
+    record.bytes += '\n';
+  }
+  record.spans = trace.spans.size();
+  record.enqueued = Clock::now();
+  bool wake = false;
+  RecordQueue::Dropped dropped;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.traces_queued;
+    if (record.bytes.empty()) {  // an OTLP trace without spans: nothing to send
+      ++stats_.traces_sent;
+      return ExportStatus::ok;
+    }
+    dropped = queue_.push(std::move(record));
+    stats_.traces_dropped_queue += dropped.traces;
+    // The sender needs a nudge to arm its max-delay timer, or when a batch is full.
+    wake = queue_.size() == 1 || queue_.batch_ready(options_.max_batch_traces, options_.max_batch_bytes);
+  }
+  if (wake) wake_.notify_one();
+  std::uint64_t suppressed = 0;
+  if (dropped.traces > 0 && drop_log.allow(&suppressed))
+    log(LogLevel::warn, "export-http %s: queue full, dropped the oldest %llu trace(s) (%llu similar messages suppressed)",
+        name_.c_str(), ull(dropped.traces), ull(suppressed));
+  return ExportStatus::ok;
+}
+
+void HttpExporter::flush() {
+  std::unique_lock lock(mu_);
+  flushing_ = true;
+  wake_.notify_all();
+  idle_.wait_for(lock, options_.drain_timeout, [this] { return stop_ || (queue_.empty() && !in_flight_); });
+  flushing_ = false;
+}
+
+HttpExporterStats HttpExporter::stats() const {
+  std::lock_guard lock(mu_);
+  HttpExporterStats s = stats_;
+  s.traces_pending = queue_.size() + in_flight_traces_;
+  return s;
+}
+
+void HttpExporter::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    while (!stop_) {
+      if (queue_.empty()) {
+        wake_.wait(lock);
+        continue;
+      }
+      if (flushing_ || queue_.batch_ready(options_.max_batch_traces, options_.max_batch_bytes)) break;
+      const auto due = queue_.oldest() + options_.max_delay;
+      if (Clock::now() >= due) break;
+      wake_.wait_until(lock, due);
+    }
+    if (stop_) break;
+    std::vector<Record> batch = queue_.take(options_.max_batch_traces, options_.max_batch_bytes);
+    in_flight_ = true;
+    in_flight_traces_ = batch.size();
+    lock.unlock();
+    send_batch(batch);
+    batch.clear();
+    lock.lock();
+    in_flight_ = false;
+    in_flight_traces_ = 0;
+    if (queue_.empty()) idle_.notify_all();
+  }
+  stats_.traces_dropped_shutdown += queue_.clear().traces;
+  idle_.notify_all();
+}
+
+Request HttpExporter::build_request(const std::vector<Record>& batch) const {
+  Request req{boost::beast::http::verb::post, url_.target, 11};
+  req.set(boost::beast::http::field::content_type, content_type_);
+  req.set(boost::beast::http::field::user_agent, std::string("tracecol/") + TRACECOL_VERSION);
+  for (const auto& [name, value] : options_.headers) req.insert(name, value);
+  std::string& body = req.body();
+  std::size_t size = 64;
+  for (const auto& r : batch) size += r.bytes.size() + 1;
+  body.reserve(size);
+  if (options_.format == Format::otlp) {
+    protocol::append_otlp_request_head(body, options_.service_name);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (i > 0) body += ',';
+      body += batch[i].bytes;
+    }
+    protocol::append_otlp_request_tail(body);
+  } else {
+    for (const auto& r : batch) body += r.bytes;
+  }
+  return req;
+}
+
+bool HttpExporter::wait_backoff(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  return !wake_.wait_for(lock, delay, [this] { return stop_; });
+}
+
+void HttpExporter::send_batch(std::vector<Record>& batch) {
+  const std::uint64_t traces = batch.size();
+  std::uint64_t spans = 0;
+  for (const auto& r : batch) spans += r.spans;
+  Request req = build_request(batch);
+  const auto deadline = Clock::now() + options_.max_elapsed;
+  for (unsigned attempt = 0;; ++attempt) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) {
+        stats_.traces_dropped_shutdown += traces;
+        return;
+      }
+      ++stats_.requests;
+      if (attempt > 0) stats_.traces_retried += traces;
+    }
+    if (attempt > 0) retried_.fetch_add(traces, std::memory_order_relaxed);
+    const Attempt a = client_->post(req);
+    std::unique_lock lock(mu_);
+    if (a.outcome == Outcome::ok) {
+      stats_.traces_sent += traces;
+      stats_.spans_sent += spans;
+      return;
+    }
+    ++stats_.requests_failed;
+    if (stop_) {
+      stats_.traces_dropped_shutdown += traces;
+      return;
+    }
+    std::uint64_t suppressed = 0;
+    if (a.outcome == Outcome::permanent_status) {
+      stats_.traces_failed += traces;
+      lock.unlock();
+      if (drop_log.allow(&suppressed))
+        log(LogLevel::warn, "export-http %s: %s; %llu trace(s) dropped, not retried (%llu similar messages suppressed)",
+            name_.c_str(), a.detail.c_str(), ull(traces), ull(suppressed));
+      return;
+    }
+    lock.unlock();
+    std::optional<std::chrono::seconds> retry_after;
+    if (!a.retry_after.empty()) retry_after = parse_retry_after(a.retry_after, std::chrono::system_clock::now());
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto delay = next_delay(a.outcome, retry_after, attempt, remaining, options_.backoff, rng_);
+    if (!delay) {
+      {
+        std::lock_guard relock(mu_);
+        stats_.traces_dropped_gave_up += traces;
+      }
+      if (drop_log.allow(&suppressed))
+        log(LogLevel::warn, "export-http %s: %s; gave up after %u attempt(s), %llu trace(s) dropped "
+            "(%llu similar messages suppressed)", name_.c_str(), a.detail.c_str(), attempt + 1, ull(traces),
+            ull(suppressed));
+      return;
+    }
+    log(LogLevel::debug, "export-http %s: %s; retry %u in %lld ms", name_.c_str(), a.detail.c_str(), attempt + 1,
+        static_cast<long long>(delay->count()));
+    if (!wait_backoff(*delay)) {
+      std::lock_guard relock(mu_);
+      stats_.traces_dropped_shutdown += traces;
+      return;
+    }
+  }
+}
+
+}  // namespace tracecol::exporters::http

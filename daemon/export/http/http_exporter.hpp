@@ -1,0 +1,90 @@
+#pragma once
+// The HTTP exporter: finished traces POSTed in batches to one URL as OTLP/HTTP JSON or
+// our NDJSON trace records, with retry, backoff and a bounded queue of its own.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/export/exporter.hpp"
+#include "daemon/export/http/http_client.hpp"
+#include "daemon/export/http/http_exporter_options.hpp"
+
+namespace tracecol::exporters::http {
+
+/** What became of the traces handed to export_trace. Plain values (a snapshot). */
+struct HttpExporterStats {
+  std::uint64_t traces_queued = 0;        // export_trace calls
+  std::uint64_t traces_sent = 0;          // in a request answered 2xx
+  std::uint64_t spans_sent = 0;
+  std::uint64_t traces_failed = 0;        // in a request answered with a non-retryable status
+  std::uint64_t traces_dropped_queue = 0; // pushed out of the full queue (oldest first)
+  std::uint64_t traces_dropped_gave_up = 0;  // still failing after max_elapsed
+  std::uint64_t traces_dropped_shutdown = 0; // still queued or in flight at destruction
+  std::uint64_t traces_pending = 0;       // queued now or in flight
+  std::uint64_t requests = 0;             // attempts made
+  std::uint64_t requests_failed = 0;      // attempts that did not get a 2xx
+  std::uint64_t traces_retried = 0;       // traces in attempts that repeated an earlier one
+};
+
+/**
+ * export_trace() encodes the trace and queues the bytes, never blocking on the network:
+ * it returns ok as soon as the trace is queued, so the fan-out's "sent" for this
+ * exporter means "handed to its queue"; what happened next is in stats() (and in the
+ * log line the destructor writes). A sender thread of its own batches, POSTs, retries.
+ *
+ * Threads: export_trace / flush / name are called by the fan-out worker; retried() and
+ * stats() from any thread; construction and destruction from the daemon's main thread.
+ */
+class HttpExporter final : public Exporter {
+ public:
+  /** nullptr and *error on a bad URL or TLS setup; starts the sender thread otherwise. */
+  static std::unique_ptr<HttpExporter> create(HttpExporterOptions options, std::string* error);
+  /** Stops the sender (cutting an attempt in flight short); what is left counts as dropped. */
+  ~HttpExporter() override;
+
+  std::string_view name() const override { return name_; }
+  ExportStatus export_trace(const protocol::Trace& trace) override;
+  /** Sends what is queued at once, waiting until it is sent or given up, at most drain_timeout. */
+  void flush() override;
+  std::uint64_t retried() const override { return retried_.load(std::memory_order_relaxed); }
+
+  HttpExporterStats stats() const;
+
+ private:
+  HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClient> client, Url url);
+  void run();
+  /** Sends one batch until it is accepted, rejected, given up or the exporter stops. */
+  void send_batch(std::vector<Record>& batch);
+  Request build_request(const std::vector<Record>& batch) const;
+  bool wait_backoff(std::chrono::milliseconds delay);
+
+  HttpExporterOptions options_;
+  std::unique_ptr<HttpClient> client_;
+  Url url_;
+  std::string name_;
+  std::string content_type_;
+  std::string encode_buffer_;  // fan-out worker only
+  std::mt19937_64 rng_;        // sender thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;   // the sender waits for work, flushes and stop
+  std::condition_variable idle_;   // flush() waits for an empty queue and no batch in flight
+  RecordQueue queue_;
+  bool in_flight_ = false;
+  std::uint64_t in_flight_traces_ = 0;
+  bool flushing_ = false;
+  bool stop_ = false;
+  HttpExporterStats stats_;
+  std::atomic<std::uint64_t> retried_{0};
+  std::thread sender_;
+};
+
+}  // namespace tracecol::exporters::http

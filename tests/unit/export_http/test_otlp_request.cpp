@@ -1,0 +1,149 @@
+// The OTLP body the exporter POSTs: byte-exact against a golden request, and checked
+// against the OTLP JSON encoding rules key by key.
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include <cctype>
+#include <fstream>
+
+#include "protocol/otlp_encoder.hpp"
+#include "tests/unit/export_http/export_http_test_support.hpp"
+
+namespace tp = tracecol::protocol;
+namespace eh = tracecol::exporters::http;
+using namespace eh::testing;
+using tracecol::integration::HttpReceiver;
+
+namespace {
+
+std::string golden_file() {
+  const char* dir = std::getenv("TRACECOL_SOURCE_DIR");
+  return std::string(dir ? dir : ".") + "/tests/unit/export_http/golden/batch_request.json";
+}
+
+bool lower_camel(const std::string& key) {
+  if (key.empty() || !std::islower(static_cast<unsigned char>(key[0]))) return false;
+  for (char c : key)
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+bool hex_of(const rapidjson::Value& v, std::size_t length) {
+  if (!v.IsString() || v.GetStringLength() != length) return false;
+  for (const char* p = v.GetString(); *p; ++p)
+    if (!std::isxdigit(static_cast<unsigned char>(*p)) || std::isupper(static_cast<unsigned char>(*p))) return false;
+  return true;
+}
+
+bool digits(const rapidjson::Value& v) {
+  if (!v.IsString() || v.GetStringLength() == 0) return false;
+  for (const char* p = v.GetString(); *p; ++p)
+    if (!std::isdigit(static_cast<unsigned char>(*p))) return false;
+  return true;
+}
+
+/** Every object key anywhere is lowerCamelCase (attribute keys are values, not keys). */
+void check_keys(const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      CHECK_MESSAGE(lower_camel(m.name.GetString()), m.name.GetString());
+      check_keys(m.value);
+    }
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) check_keys(e);
+  }
+}
+
+struct Posted {
+  std::string body;
+  std::string content_type;
+  std::string authorization;
+  std::size_t requests = 0;
+};
+
+/** Two traces through the real exporter (batch of 2: one request); what the receiver got. */
+Posted post_two(HttpReceiver& r) {
+  auto o = options_for(r);
+  o.max_batch_traces = 2;
+  o.service_name = "tracecol-test";
+  o.headers = {{"Authorization", "Bearer s3cret"}};
+  auto e = make_exporter(o);
+  const tp::Trace a = numbered_trace(0);
+  const tp::Trace b = numbered_trace(1);
+  CHECK(e->export_trace(a) == tracecol::exporters::ExportStatus::ok);
+  CHECK(e->export_trace(b) == tracecol::exporters::ExportStatus::ok);
+  REQUIRE(eventually([&] { return e->stats().traces_sent == 2; }));
+  const auto got = r.requests();
+  REQUIRE(!got.empty());
+  Posted p;
+  p.requests = got.size();
+  p.body = got[0].body;
+  p.content_type = got[0].headers.count("content-type") ? got[0].headers.at("content-type") : "";
+  p.authorization = got[0].headers.count("authorization") ? got[0].headers.at("authorization") : "";
+  return p;
+}
+
+}  // namespace
+
+TEST_SUITE("export http otlp body") {
+  TEST_CASE("head, per-trace span lists and tail make the same request as encoding the traces at once") {
+    const tp::Trace a = numbered_trace(0);
+    const tp::Trace b = numbered_trace(1);
+    const tp::Trace* both[] = {&a, &b};
+    std::string whole;
+    tp::append_otlp_request(whole, std::span<const tp::Trace* const>(both), "svc");
+    std::string pieces;
+    tp::append_otlp_request_head(pieces, "svc");
+    tp::append_otlp_spans(pieces, a);
+    pieces += ',';
+    tp::append_otlp_spans(pieces, b);
+    tp::append_otlp_request_tail(pieces);
+    CHECK(pieces == whole);
+  }
+
+  TEST_CASE("the exporter posts exactly the golden request, as application/json with the configured headers") {
+    HttpReceiver r;
+    const auto p = post_two(r);
+    CHECK(p.requests == 1);
+    CHECK(p.content_type == "application/json");
+    CHECK(p.authorization == "Bearer s3cret");
+    if (std::getenv("TRACECOL_UPDATE_GOLDEN") != nullptr) std::ofstream(golden_file(), std::ios::binary) << p.body << '\n';
+    std::string golden = tp::testing::read_file(golden_file());
+    REQUIRE(!golden.empty());
+    if (golden.back() == '\n') golden.pop_back();
+    CHECK(p.body == golden);
+  }
+
+  TEST_CASE("the posted request follows the OTLP JSON rules: hex ids, nanos as strings, integer enums, lowerCamelCase") {
+    HttpReceiver r;
+    const auto p = post_two(r);
+    rapidjson::Document doc;
+    doc.Parse(p.body.data(), p.body.size());
+    REQUIRE(!doc.HasParseError());
+    check_keys(doc);
+    const auto& rs = doc["resourceSpans"];
+    REQUIRE(rs.Size() == 1);
+    const auto& spans = rs[0]["scopeSpans"][0]["spans"];
+    REQUIRE(spans.Size() == 6);
+    int errors = 0;
+    for (const auto& s : spans.GetArray()) {
+      CHECK(hex_of(s["traceId"], 32));
+      CHECK(hex_of(s["spanId"], 16));
+      if (s.HasMember("parentSpanId")) CHECK(hex_of(s["parentSpanId"], 16));
+      CHECK(digits(s["startTimeUnixNano"]));
+      CHECK(digits(s["endTimeUnixNano"]));
+      CHECK(s["kind"].IsInt());
+      REQUIRE(s.HasMember("status"));
+      CHECK(s["status"]["code"].IsInt());
+      if (s["status"]["code"].GetInt() == 2) {
+        ++errors;
+        CHECK(s["status"]["message"].IsString());
+      }
+      for (const auto& kv : s["attributes"].GetArray()) {
+        const auto& v = kv["value"];
+        if (v.HasMember("intValue")) CHECK(digits(v["intValue"]));
+      }
+    }
+    CHECK(errors == 2);  // the TOOL span of each trace
+  }
+}
