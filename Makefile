@@ -51,6 +51,7 @@ run: build
 	@echo "  echo '{\"type\":\"trace_end\",\"trace_id\":\"3a7f1c2b\"}' | socat - UNIX-CONNECT:$(SOCKET)"
 	@echo "  jq . $(DATA_DIR)/traces.ndjson"
 	@echo "  curl -s localhost:4318/api/traces | jq ."
+	@echo "tracecol: web UI at http://127.0.0.1:4318/ ; live: curl -sN localhost:4318/api/stream"
 	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
 
 test: build node-deps

@@ -93,6 +93,8 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--max-spans-per-trace", c.max_spans_per_trace, "Spans accepted per trace")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_SPANS_PER_TRACE");
   env(app.add_option("--max-line-bytes", c.max_line_bytes_text, "Longest protocol line accepted")->capture_default_str(), "TRACECOL_MAX_LINE_BYTES");
   env(app.add_option("--max-depth", c.max_depth, "Deepest JSON nesting accepted in a line")->check(CLI::Range(std::size_t{2}, std::size_t{512}))->capture_default_str(), "TRACECOL_MAX_DEPTH");
+  env(app.add_option("--allow-uid", c.allow_uids, "Only agents running as this uid (or an --allow-gid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_UID");
+  env(app.add_option("--allow-gid", c.allow_gids, "Only agents with this primary gid (or an --allow-uid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_GID");
   env(app.add_option("--max-connections", c.max_connections, "Agent connections served at once")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_MAX_CONNECTIONS");
   env(app.add_option("--trace-linger", c.trace_linger_text, "Quiet time after the root ends before a trace is complete")->capture_default_str(), "TRACECOL_TRACE_LINGER");
   env(app.add_option("--trace-idle-timeout", c.trace_idle_timeout_text, "No event this long: export the trace as incomplete")->capture_default_str(), "TRACECOL_TRACE_IDLE_TIMEOUT");

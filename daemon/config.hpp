@@ -32,6 +32,8 @@ struct Config {
   std::string max_line_bytes_text = "1MiB";
   std::size_t max_depth = 64;
   std::size_t max_connections = 1024;
+  std::vector<unsigned> allow_uids;  // --allow-uid: SO_PEERCRED uids let in (with allow_gids; none: all)
+  std::vector<unsigned> allow_gids;  // --allow-gid
   std::string trace_linger_text = "1s";
   std::string trace_idle_timeout_text = "5m";
   double sample_rate = 1.0;

@@ -178,7 +178,8 @@ int run(const Config& config) {
   ingest::IngestCounters counters;
   ingest::ConnectionContext ctx{pipeline, counters, decode_options(config), config.max_line_bytes, 8,
                                 monotonic_offset};
-  ingest::UdsListener listener(io, {config.socket, config.socket_mode, config.max_connections}, ctx);
+  ingest::UdsListener listener(
+      io, {config.socket, config.socket_mode, config.max_connections, config.allow_uids, config.allow_gids}, ctx);
   if (auto error = listener.open()) {
     log(LogLevel::error, "%s", error->c_str());
     return 1;

@@ -19,6 +19,7 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
   std::string out = "tracecol: exit summary:";
   field(out, "connections", load(in.connections_accepted));
   field(out, "refused", load(in.connections_refused));
+  field(out, "denied", load(in.connections_denied));
   field(out, "lines", load(in.lines_received));
   field(out, "accepted", load(in.events_accepted));
   field(out, "rejected", in.rejected_total());

@@ -1,8 +1,7 @@
 #include "protocol/encoder.hpp"
 
-#include <cinttypes>
+#include <bit>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 
 #include "protocol/object_writer.hpp"
@@ -11,19 +10,25 @@
 namespace tracecol::protocol {
 namespace {
 
+static_assert(std::endian::native == std::endian::little, "escape_mask reads bytes little-endian");
+
 /** Milliseconds from end - start, at most 3 decimals, no exponent, no inf, no overflow. */
 void append_duration_ms(std::string& out, std::int64_t start, std::int64_t end) {
   const bool negative = end < start;
   // Unsigned difference: exact for any two int64 values, where the signed one could overflow.
   const std::uint64_t us = (negative ? static_cast<std::uint64_t>(start) - static_cast<std::uint64_t>(end)
                                      : static_cast<std::uint64_t>(end) - static_cast<std::uint64_t>(start)) / 1000;
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%s%" PRIu64, negative ? "-" : "", us / 1000);
-  if (const std::uint64_t frac = us % 1000; frac != 0) {
-    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%03" PRIu64, frac);
-    while (buf[n - 1] == '0') --n;
+  if (negative) out += '-';
+  append_u64(out, us / 1000);
+  if (std::uint64_t frac = us % 1000; frac != 0) {
+    int width = 3;
+    while (frac % 10 == 0) {
+      frac /= 10;
+      --width;
+    }
+    out += '.';
+    append_padded(out, frac, width);
   }
-  out.append(buf, static_cast<std::size_t>(n));
 }
 
 void append_time_or_null(std::string& out, std::int64_t ns) {
@@ -36,11 +41,12 @@ void append_time_or_null(std::string& out, std::int64_t ns) {
 namespace {
 
 /**
- * True when one of the 8 bytes at p is a control (< 0x20), '"' or '\\'. Exact (no false
- * positives) per the classic has-less-than / has-zero-byte word tricks, so clean text is
- * skipped 8 bytes a step: the OTLP exporter escapes whole inputs and outputs here.
+ * The high bit of each of the 8 bytes at p that is a control (< 0x20), '"' or '\\'
+ * (little-endian: byte 0 is the lowest). The has-less-than / has-zero-byte word tricks
+ * can flag a byte above a true hit by borrow, never below one, so the lowest set bit is
+ * exactly the first byte to escape and zero means the word is clean.
  */
-inline bool word_needs_escape(const char* p) {
+inline std::uint64_t escape_mask(const char* p) {
   constexpr std::uint64_t ones = 0x0101010101010101ull;
   constexpr std::uint64_t highs = 0x8080808080808080ull;
   std::uint64_t w;
@@ -50,47 +56,73 @@ inline bool word_needs_escape(const char* p) {
   const std::uint64_t below_space = (w - ones * 0x20) & ~w;
   const std::uint64_t zero_quote = (quote - ones) & ~quote;
   const std::uint64_t zero_backslash = (backslash - ones) & ~backslash;
-  return ((below_space | zero_quote | zero_backslash) & highs) != 0;
+  return (below_space | zero_quote | zero_backslash) & highs;
 }
 
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    while (i + 8 <= s.size() && !word_needs_escape(s.data() + i)) i += 8;
-    if (i == s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
+  // Written through a pointer into space sized for the common case (few escapes) and
+  // grown only when escapes use it up: per-byte std::string appends dominated the OTLP
+  // exporter, whose input.value strings are JSON text with a quote every few bytes.
+  std::size_t used = out.size();
+  out.resize(used + s.size() + 2);
+  char* d = out.data() + used;
+  char* limit = out.data() + out.size();
+  *d++ = '"';
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    if (end - p >= 8) {
+      // Copy the word whole (the room is there: see below), keep the clean prefix.
+      const std::uint64_t mask = escape_mask(p);
+      std::memcpy(d, p, 8);
+      const int clean = mask == 0 ? 8 : std::countr_zero(mask) >> 3;
+      d += clean;
+      p += clean;
+      if (clean == 8) continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(*p++);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *d++ = static_cast<char>(c);
+      continue;
+    }
+    // Room for this escape (6 bytes at most) plus the rest unescaped and the closing quote.
+    if (limit - d < 6 + (end - p) + 1) {
+      used = static_cast<std::size_t>(d - out.data());
+      out.resize(used + 6 + static_cast<std::size_t>(end - p) + 1 + s.size() / 4 + 16);
+      d = out.data() + used;
+      limit = out.data() + out.size();
+    }
+    *d++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"': *d++ = '"'; break;
+      case '\\': *d++ = '\\'; break;
+      case '\n': *d++ = 'n'; break;
+      case '\r': *d++ = 'r'; break;
+      case '\t': *d++ = 't'; break;
+      case '\b': *d++ = 'b'; break;
+      case '\f': *d++ = 'f'; break;
       default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 0xf];
+        *d++ = 'u';
+        *d++ = '0';
+        *d++ = '0';
+        *d++ = hex[c >> 4];
+        *d++ = hex[c & 0xf];
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  *d++ = '"';
+  out.resize(static_cast<std::size_t>(d - out.data()));
 }
 
 void append_epoch_seconds(std::string& out, std::int64_t ns) {
   const bool negative = ns < 0;
   const std::uint64_t abs = negative ? static_cast<std::uint64_t>(-(ns + 1)) + 1 : static_cast<std::uint64_t>(ns);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%06" PRIu64, negative ? "-" : "",
-                              abs / 1000000000u, (abs % 1000000000u) / 1000u);
-  out.append(buf, static_cast<std::size_t>(n));
+  if (negative) out += '-';
+  append_u64(out, abs / 1000000000u);
+  out += '.';
+  append_padded(out, (abs % 1000000000u) / 1000u, 6);
 }
 
 void append_span_json(std::string& out, const Span& span, int depth) {

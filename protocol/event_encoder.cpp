@@ -1,8 +1,5 @@
 #include "protocol/event_encoder.hpp"
 
-#include <cinttypes>
-#include <cstdio>
-
 #include "protocol/encoder.hpp"
 #include "protocol/object_writer.hpp"
 
@@ -12,9 +9,9 @@ namespace {
 /** Exact: the decoder reads plain decimals to the nanosecond. Times are never negative. */
 void append_exact_seconds(std::string& out, std::int64_t ns) {
   const auto v = static_cast<std::uint64_t>(ns);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%" PRIu64 ".%09" PRIu64, v / 1000000000u, v % 1000000000u);
-  out.append(buf, static_cast<std::size_t>(n));
+  append_u64(out, v / 1000000000u);
+  out += '.';
+  append_padded(out, v % 1000000000u, 9);
 }
 
 void append_id(std::string& out, SpanId id) {

@@ -2,9 +2,8 @@
 // The one place that writes JSON object punctuation (braces, commas, quoted keys) and
 // plain unsigned integers, for the encoders of protocol/.
 
-#include <cinttypes>
+#include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -30,10 +29,21 @@ class ObjectWriter {
   bool first_ = true;
 };
 
+/** Decimal digits (to_chars: snprintf costs more than the rest of a span's encoding). */
 inline void append_u64(std::string& out, std::uint64_t v) {
   char buf[24];
-  const int n = std::snprintf(buf, sizeof buf, "%" PRIu64, v);
-  out.append(buf, static_cast<std::size_t>(n));
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+/** v (< 10^width) as exactly `width` digits, zero-padded: the fraction of a decimal. */
+inline void append_padded(std::string& out, std::uint64_t v, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  out.append(buf, static_cast<std::size_t>(width));
 }
 
 }  // namespace tracecol::protocol

@@ -1,8 +1,6 @@
 #include "protocol/otlp_encoder.hpp"
 
 #include <charconv>
-#include <cinttypes>
-#include <cstdio>
 
 #include "protocol/encoder.hpp"
 #include "protocol/json_scanner.hpp"
@@ -24,8 +22,10 @@ std::string_view openinference_kind(SpanKind kind) {
 
 void append_nanos_string(std::string& out, std::int64_t ns) {
   char buf[24];
-  const int n = std::snprintf(buf, sizeof buf, "\"%" PRId64 "\"", ns);
-  out.append(buf, static_cast<std::size_t>(n));
+  const auto end = std::to_chars(buf, buf + sizeof buf, ns).ptr;
+  out += '"';
+  out.append(buf, static_cast<std::size_t>(end - buf));
+  out += '"';
 }
 
 /** Writes the attributes array; commas live here only. */

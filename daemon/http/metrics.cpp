@@ -89,6 +89,8 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     m.events_accepted = c.events_accepted.load(std::memory_order_relaxed);
     m.partial_lines_dropped = c.partial_lines_dropped.load(std::memory_order_relaxed);
     m.connections_active = c.connections_active.load(std::memory_order_relaxed);
+    m.connections_refused = c.connections_refused.load(std::memory_order_relaxed);
+    m.connections_denied = c.connections_denied.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < c.rejected.size(); ++i) {
       m.lines_rejected.emplace_back(std::string(protocol::to_string(static_cast<protocol::RejectReason>(i))),
                                     c.rejected[i].load(std::memory_order_relaxed));
@@ -147,6 +149,11 @@ std::string format_prometheus(const MetricsSnapshot& m) {
   single(out, "tracecol_partial_lines_dropped_total", "counter", "Unterminated lines dropped at EOF.",
          m.partial_lines_dropped);
   single(out, "tracecol_connections_active", "gauge", "Agent socket connections open now.", m.connections_active);
+  single(out, "tracecol_connections_refused_total", "counter", "Agent connections closed over --max-connections.",
+         m.connections_refused);
+  single(out, "tracecol_connections_denied_total", "counter",
+         "Agent connections closed because the peer's uid/gid is not in --allow-uid / --allow-gid.",
+         m.connections_denied);
   single(out, "tracecol_traces_completed_total", "counter", "Traces completed by trace_end, trace or linger.",
          m.traces_completed);
   single(out, "tracecol_traces_timed_out_total", "counter", "Traces exported incomplete after the idle timeout.",

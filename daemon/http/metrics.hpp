@@ -86,6 +86,8 @@ struct MetricsSnapshot {
   std::vector<std::pair<std::string, std::uint64_t>> lines_rejected;  // (reason, count), every reason
   std::uint64_t partial_lines_dropped = 0;
   std::uint64_t connections_active = 0;
+  std::uint64_t connections_refused = 0;  // agent connections over --max-connections
+  std::uint64_t connections_denied = 0;   // agent peers not in --allow-uid / --allow-gid
   std::uint64_t traces_completed = 0;
   std::uint64_t traces_timed_out = 0;
   std::uint64_t traces_evicted = 0;

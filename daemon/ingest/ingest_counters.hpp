@@ -15,6 +15,7 @@ struct IngestCounters {
   Counter connections_accepted{0};
   Counter connections_active{0};
   Counter connections_refused{0};   // over --max-connections
+  Counter connections_denied{0};    // peer uid/gid not in --allow-uid / --allow-gid
   Counter accept_errors{0};         // EMFILE, ENFILE, ...
   Counter bytes_received{0};
   Counter lines_received{0};        // non-blank lines, including over-long ones

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -19,6 +20,8 @@ using daemon::LogLevel;
 namespace {
 // Out of file descriptors, every accept fails: one log line a second says so.
 daemon::RateLimiter accept_error_log(1);
+// A peer the allow lists refuse: one log line a second at most.
+daemon::RateLimiter denied_log(1);
 }  // namespace
 
 PathState probe_socket_path(const std::string& path) {
@@ -98,6 +101,24 @@ void UdsListener::stop(std::chrono::steady_clock::time_point read_deadline) {
   });
 }
 
+bool UdsListener::peer_allowed(local_stream::socket& socket) const {
+  if (options_.allow_uids.empty() && options_.allow_gids.empty()) return true;
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return false;
+  const auto listed = [](const std::vector<unsigned>& ids, unsigned id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  if (listed(options_.allow_uids, peer.uid) || listed(options_.allow_gids, peer.gid)) return true;
+  std::uint64_t suppressed = 0;
+  if (denied_log.allow(&suppressed)) {
+    daemon::log(LogLevel::warn, "refused a connection on %s from pid %d uid %u gid %u: not in --allow-uid / "
+                "--allow-gid (%" PRIu64 " more refusals not logged)", options_.path.c_str(), static_cast<int>(peer.pid),
+                static_cast<unsigned>(peer.uid), static_cast<unsigned>(peer.gid), suppressed);
+  }
+  return false;
+}
+
 net::awaitable<void> UdsListener::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
@@ -112,6 +133,12 @@ net::awaitable<void> UdsListener::accept_loop() {
       // EMFILE/ENFILE leave the connection in the backlog: pause instead of spinning on it.
       backoff_.expires_after(std::chrono::milliseconds(100));
       co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    if (!peer_allowed(socket)) {
+      ctx_.counters.connections_denied.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);
       continue;
     }
     if (ctx_.counters.connections_active.load(std::memory_order_relaxed) >= options_.max_connections) {

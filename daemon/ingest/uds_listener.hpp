@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "daemon/ingest/connection.hpp"
@@ -19,6 +20,10 @@ struct ListenerOptions {
   std::string path;
   unsigned mode = 0660;
   std::size_t max_connections = 1024;
+  // Peers allowed by SO_PEERCRED: a uid in allow_uids or a gid in allow_gids. Both empty:
+  // the socket's mode and directory decide alone.
+  std::vector<unsigned> allow_uids;
+  std::vector<unsigned> allow_gids;
 };
 
 /**
@@ -49,6 +54,8 @@ class UdsListener {
 
  private:
   net::awaitable<void> accept_loop();
+  /** SO_PEERCRED against the allow lists (true when there are none); logs a refusal. */
+  bool peer_allowed(local_stream::socket& socket) const;
   void stop_connections(std::chrono::steady_clock::time_point read_deadline);
 
   net::io_context& io_;

@@ -195,7 +195,7 @@ class ExampleConfigs(unittest.TestCase):
     def check_config(self, text, label):
         flags, _ = ds.known_env_vars_and_flags()
         for key in toml_keys(text):
-            self.assertIn(key, flags, "%s: '%s' is not a tracecol flag (unknown keys are ignored silently)"
+            self.assertIn(key, flags, "%s: '%s' is not a tracecol flag (tracecol refuses unknown keys)"
                           % (label, key))
         with tempfile.TemporaryDirectory() as tmp:
             for old, new in (("/run/tracecol", tmp + "/run"), ("/var/lib/tracecol", tmp + "/data")):
