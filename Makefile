@@ -2,7 +2,7 @@
 #   make run    install what is missing, build Release, start the daemon in the foreground
 #   make test   install what is missing, build, run every test through ctest
 # More: make test-asan (sanitizers), make fuzz (libFuzzer, FUZZ_SECONDS per target),
-# make bench, make clean.
+# make bench, make soak (long tests: ctest label soak + the 5-minute overload bench), make clean.
 
 SHELL := /bin/bash
 PACKAGES_FILE := deploy/debian-packages.txt
@@ -13,7 +13,7 @@ SOCKET ?= /tmp/tracecol.sock
 DATA_DIR ?= $(CURDIR)/var
 RUN_FLAGS ?= --socket $(SOCKET) --export-console --export-file $(DATA_DIR)/traces.ndjson
 
-.PHONY: all deps node-deps build run test test-asan fuzz fuzz-ci bench clean
+.PHONY: all deps node-deps build run test test-asan fuzz fuzz-ci bench soak clean
 
 all: build
 
@@ -54,13 +54,14 @@ run: build
 	@echo "tracecol: web UI at http://127.0.0.1:4318/ ; live: curl -sN localhost:4318/api/stream"
 	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
 
+# Tests labelled soak (minutes each) run only under make soak.
 test: build node-deps
-	ctest --preset release -j $(JOBS)
+	ctest --preset release -j $(JOBS) -LE soak
 
 test-asan: deps node-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
-	ctest --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) -LE soak
 
 FUZZ_SECONDS ?= 300
 fuzz: deps
@@ -74,6 +75,12 @@ fuzz-ci:
 
 bench: build
 	./build/release/bench/run_benches.sh
+
+# The long versions: every ctest labelled soak, then twice the measured capacity for
+# OVERLOAD_SECONDS (300) with RSS, accounting and recovery checked (bench/overload).
+soak: build node-deps
+	ctest --preset release -L soak --output-on-failure
+	./build/release/bench/overload/run_overload.sh
 
 clean:
 	rm -rf build

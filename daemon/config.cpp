@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "daemon/export/http/url.hpp"
+#include "daemon/http/access_policy.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::daemon {
@@ -83,6 +84,9 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--http-max-body", c.http_max_body_text, "Largest HTTP request body accepted (larger: 413)")->capture_default_str(), "TRACECOL_HTTP_MAX_BODY");
   env(app.add_option("--http-timeout", c.http_timeout_text, "Time to read one HTTP request (or wait idle between requests) and write its answer")->capture_default_str(), "TRACECOL_HTTP_TIMEOUT");
   env(app.add_option("--http-max-connections", c.http_max_connections, "HTTP connections served at once (more get 503)")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_HTTP_MAX_CONNECTIONS");
+  env(app.add_option("--http-token-file", c.http_token_file, "File holding the bearer token every HTTP route but /healthz and /readyz requires (never logged)"), "TRACECOL_HTTP_TOKEN_FILE");
+  env(app.add_option("--http-allowed-host", c.http_allowed_hosts, "Host header name accepted besides localhost and IP literals (repeatable; against DNS rebinding)")->delimiter(','), "TRACECOL_HTTP_ALLOWED_HOST");
+  env(app.add_option("--http-cors-origin", c.http_cors_origins, "Origin (scheme://host[:port]) given CORS access to the HTTP API (repeatable; none: no CORS)")->delimiter(','), "TRACECOL_HTTP_CORS_ORIGIN");
   env(app.add_flag("--export-console", c.export_console, "Print each finished trace as a tree on stdout (on when no exporter is named)"), "TRACECOL_EXPORT_CONSOLE");
   env(app.add_option("--export-file", c.export_file, "Append finished traces as NDJSON to this file"), "TRACECOL_EXPORT_FILE");
   env(app.add_option("--file-mode", c.file_mode, "NDJSON file: one line per trace or per span")->check(CLI::IsMember({"traces", "spans"}))->capture_default_str(), "TRACECOL_FILE_MODE");
@@ -173,6 +177,12 @@ std::optional<std::string> finalize(Config& c) {
     auto header = parse_header_line(line);
     if (!header) return "--export-http-header: expected 'Name: value' (a token name, no CR/LF)";
     c.export_http_headers.push_back(std::move(*header));
+  }
+  for (const auto& origin : c.http_cors_origins) {
+    if (!http::normalize_origin(origin)) return "--http-cors-origin: expected scheme://host[:port] (http or https, no path, no *), got '" + origin + "'";
+  }
+  for (const auto& host : c.http_allowed_hosts) {
+    if (http::host_of(host).empty()) return "--http-allowed-host: expected a host name, got an empty one";
   }
   if (!c.export_console && c.export_file.empty() && c.export_http.empty()) c.export_console = true;
   for (auto& k : c.redact_keys)

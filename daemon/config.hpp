@@ -21,6 +21,9 @@ struct Config {
   std::string http_max_body_text = "20MiB";
   std::string http_timeout_text = "10s";
   std::size_t http_max_connections = 256;
+  std::string http_token_file;                  // --http-token-file: bearer token (read by the daemon at start)
+  std::vector<std::string> http_allowed_hosts;  // --http-allowed-host: Host names beyond loopback and IP literals
+  std::vector<std::string> http_cors_origins;   // --http-cors-origin: origins given CORS headers
   bool export_console = false;
   std::string export_file;
   std::string file_mode = "traces";

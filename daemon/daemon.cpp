@@ -185,6 +185,7 @@ int run(const Config& config) {
     return 1;
   }
   std::optional<http::HttpServer> http_server;
+  std::string http_unauthenticated_warning;  // repeated in the startup banner
   if (config.http_listen != "off") {
     http::ServerOptions http_options;
     http_options.listen = config.http_listen;
@@ -193,6 +194,18 @@ int run(const Config& config) {
     http_options.max_connections = config.http_max_connections;
     http_options.decode = ctx.decode;
     http_options.max_line_bytes = config.max_line_bytes;
+    if (!config.http_token_file.empty()) {
+      http::TokenFile token = http::read_token_file(config.http_token_file);
+      for (const auto& w : token.warnings) log(LogLevel::warn, "%s", w.c_str());
+      if (!token.error.empty()) {
+        log(LogLevel::error, "%s", token.error.c_str());
+        return 1;
+      }
+      http_options.access.token = std::move(token.token);
+    }
+    http_options.access.allowed_hosts = config.http_allowed_hosts;
+    http_options.access.cors_origins = config.http_cors_origins;
+    const bool http_token = !http_options.access.token.empty();
     http::MetricsSources sources{&counters, [&pipeline] { return pipeline.assembler().counters(); },
                                  [&pipeline] { return pipeline.store().counters(); },
                                  [&fan_out] { return fan_out.counters(); }, {}};
@@ -209,11 +222,20 @@ int run(const Config& config) {
       log(LogLevel::error, "%s", error->c_str());
       return 1;
     }
-    log(LogLevel::info, "http listening on %s", http_server->local_address().c_str());
+    log(LogLevel::info, "http listening on %s (%s)", http_server->local_address().c_str(),
+        http_token ? "bearer token required" : "no authentication");
+    if (http_server->exposed() && !http_token) {
+      http_unauthenticated_warning = "WARNING: the HTTP API on " + http_server->local_address() +
+                                     " is reachable beyond loopback WITHOUT authentication: anyone who can "
+                                     "connect reads every trace and can post spans; set --http-token-file";
+      log(LogLevel::warn, "%s", http_unauthenticated_warning.c_str());
+    }
   }
-  log(LogLevel::info, "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s", TRACECOL_VERSION,
-      config.socket.c_str(), config.socket_mode, config.export_console ? " console" : "",
-      config.export_file.empty() ? "" : (" ndjson:" + config.export_file).c_str());
+  log(http_unauthenticated_warning.empty() ? LogLevel::info : LogLevel::warn,
+      "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s%s%s", TRACECOL_VERSION, config.socket.c_str(),
+      config.socket_mode, config.export_console ? " console" : "",
+      config.export_file.empty() ? "" : (" ndjson:" + config.export_file).c_str(),
+      http_unauthenticated_warning.empty() ? "" : "; ", http_unauthenticated_warning.c_str());
 
   fan_out.start();
   pipeline.start();

@@ -41,9 +41,19 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
   field(out, "timed_out", a.traces_timed_out);
   field(out, "flushed_open", a.traces_flushed_open);
   field(out, "sampled_out", a.traces_sampled_out);
+  // Spans, for the accounting identities of docs/metrics.md.
+  field(out, "spans_sampled_out", a.spans_sampled_out);
+  field(out, "spans_published", a.spans_published);
+  field(out, "spans_open", a.spans_open);
   const auto s = pipeline.store().counters();
   field(out, "stored", s.traces);
   field(out, "evicted", s.evicted_max_traces + s.evicted_max_bytes);
+  field(out, "evicted.max_traces", s.evicted_max_traces);
+  field(out, "evicted.max_bytes", s.evicted_max_bytes);
+  field(out, "spans_stored", s.spans_inserted);
+  field(out, "spans_held", s.spans);
+  field(out, "spans_evicted.max_traces", s.spans_evicted_max_traces);
+  field(out, "spans_evicted.max_bytes", s.spans_evicted_max_bytes);
   for (const auto& e : fan_out.counters()) {
     out += " | " + e.name + ":";
     field(out, "sent", e.traces_sent);
@@ -53,6 +63,14 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
     field(out, "dropped", e.traces_dropped);
     field(out, "spans_dropped", e.spans_dropped);
     field(out, "pending", e.queue_depth);
+    field(out, "spans_published", e.spans_published);
+    field(out, "live_spans", e.lone_spans_published);
+    field(out, "spans_failed", e.spans_failed);
+    field(out, "spans_dropped.queue_full", e.spans_dropped_queue_full);
+    field(out, "spans_dropped.shutdown", e.spans_dropped_shutdown);
+    const std::uint64_t fan_out_dropped = e.spans_dropped_queue_full + e.spans_dropped_shutdown;
+    field(out, "spans_dropped.in_exporter", e.spans_dropped > fan_out_dropped ? e.spans_dropped - fan_out_dropped : 0);
+    field(out, "spans_pending", e.spans_pending);
   }
   return out;
 }

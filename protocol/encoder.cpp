@@ -1,8 +1,13 @@
 #include "protocol/encoder.hpp"
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "protocol/object_writer.hpp"
 #include "protocol/trace_tree.hpp"
@@ -40,6 +45,25 @@ void append_time_or_null(std::string& out, std::int64_t ns) {
 
 namespace {
 
+/** Non-zero for the bytes a JSON string must escape: controls, '"' and '\\'. */
+constexpr std::array<std::uint8_t, 256> needs_escape = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  return t;
+}();
+
+#if defined(__SSE2__)
+/** Bit i set when byte i of the 16 at p must be escaped. */
+inline unsigned escape_bits16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);  // unsigned v <= 0x1f
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+}
+#else
 /**
  * The high bit of each of the 8 bytes at p that is a control (< 0x20), '"' or '\\'
  * (little-endian: byte 0 is the lowest). The has-less-than / has-zero-byte word tricks
@@ -58,59 +82,105 @@ inline std::uint64_t escape_mask(const char* p) {
   const std::uint64_t zero_backslash = (backslash - ones) & ~backslash;
   return (below_space | zero_quote | zero_backslash) & highs;
 }
+#endif
+
+#if defined(__SSE2__)
+constexpr int block = 16;
+#else
+constexpr int block = 8;
+#endif
+
+/** Bytes before the first one to escape, at most block; p + block <= end. */
+inline int clean_prefix(const char* p) {
+#if defined(__SSE2__)
+  const unsigned bits = escape_bits16(p);
+  return bits == 0 ? block : std::countr_zero(bits);
+#else
+  const std::uint64_t mask = escape_mask(p);
+  return mask == 0 ? block : std::countr_zero(mask) >> 3;
+#endif
+}
+
+/** The first byte of [p, end) to escape, or end. */
+inline const char* find_escape(const char* p, const char* const end) {
+  while (end - p >= block) {
+    const int clean = clean_prefix(p);
+    p += clean;
+    if (clean < block) return p;
+  }
+  while (p < end && !needs_escape[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
+/** Writes the escape of c (a byte needs_escape flags) at d; returns the new end (2 or 6 bytes). */
+inline char* write_escape(char* d, unsigned char c) {
+  static constexpr char hex[] = "0123456789abcdef";
+  *d++ = '\\';
+  switch (c) {
+    case '"': *d++ = '"'; break;
+    case '\\': *d++ = '\\'; break;
+    case '\n': *d++ = 'n'; break;
+    case '\r': *d++ = 'r'; break;
+    case '\t': *d++ = 't'; break;
+    case '\b': *d++ = 'b'; break;
+    case '\f': *d++ = 'f'; break;
+    default:
+      *d++ = 'u';
+      *d++ = '0';
+      *d++ = '0';
+      *d++ = hex[c >> 4];
+      *d++ = hex[c & 0xf];
+  }
+  return d;
+}
 
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  // Written through a pointer into space sized for the common case (few escapes) and
-  // grown only when escapes use it up: per-byte std::string appends dominated the OTLP
-  // exporter, whose input.value strings are JSON text with a quote every few bytes.
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* first = find_escape(p, end);
+  if (first == end) {  // names, ids, keys: nothing to escape, one copy
+    out.reserve(out.size() + s.size() + 2);
+    out += '"';
+    out.append(p, s.size());
+    out += '"';
+    return;
+  }
+  // Written through a pointer into space sized for a few escapes and grown only when
+  // they use it up: input.value / output.value are JSON text, a quote every few bytes.
   std::size_t used = out.size();
-  out.resize(used + s.size() + 2);
+  out.resize(used + s.size() + 2 + s.size() / 8 + 8);
   char* d = out.data() + used;
   char* limit = out.data() + out.size();
   *d++ = '"';
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  while (p < end) {
-    if (end - p >= 8) {
-      // Copy the word whole (the room is there: see below), keep the clean prefix.
-      const std::uint64_t mask = escape_mask(p);
-      std::memcpy(d, p, 8);
-      const int clean = mask == 0 ? 8 : std::countr_zero(mask) >> 3;
-      d += clean;
-      p += clean;
-      if (clean == 8) continue;
-    }
+  std::memcpy(d, p, static_cast<std::size_t>(first - p));
+  d += first - p;
+  p = first;
+  // Invariant: limit - d >= (end - p) + 1, room for the rest unescaped and the closing
+  // quote; so a whole block can be copied before knowing how much of it is clean.
+  for (;;) {
     const unsigned char c = static_cast<unsigned char>(*p++);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      *d++ = static_cast<char>(c);
-      continue;
-    }
-    // Room for this escape (6 bytes at most) plus the rest unescaped and the closing quote.
-    if (limit - d < 6 + (end - p) + 1) {
+    if (limit - d < 6 + (end - p) + 1) {  // this escape (6 bytes at most) would break it
       used = static_cast<std::size_t>(d - out.data());
       out.resize(used + 6 + static_cast<std::size_t>(end - p) + 1 + s.size() / 4 + 16);
       d = out.data() + used;
       limit = out.data() + out.size();
     }
-    *d++ = '\\';
-    switch (c) {
-      case '"': *d++ = '"'; break;
-      case '\\': *d++ = '\\'; break;
-      case '\n': *d++ = 'n'; break;
-      case '\r': *d++ = 'r'; break;
-      case '\t': *d++ = 't'; break;
-      case '\b': *d++ = 'b'; break;
-      case '\f': *d++ = 'f'; break;
-      default:
-        *d++ = 'u';
-        *d++ = '0';
-        *d++ = '0';
-        *d++ = hex[c >> 4];
-        *d++ = hex[c & 0xf];
+    d = write_escape(d, c);
+    for (;;) {
+      if (end - p >= block) {
+        std::memcpy(d, p, block);
+        const int clean = clean_prefix(p);
+        d += clean;
+        p += clean;
+        if (clean == block) continue;
+        break;
+      }
+      while (p < end && !needs_escape[static_cast<unsigned char>(*p)]) *d++ = *p++;
+      break;
     }
+    if (p == end) break;
   }
   *d++ = '"';
   out.resize(static_cast<std::size_t>(d - out.data()));
@@ -154,8 +224,35 @@ void append_span_json(std::string& out, const Span& span, int depth) {
   w.raw("outputs", span.outputs.empty() ? std::string_view("null") : std::string_view(span.outputs));
   if (span.has_error()) append_json_string(w.key("error"), span.error);
   else w.raw("error", "null");
-  w.raw("metadata", span.metadata.empty() ? std::string_view("{}") : std::string_view(span.metadata));
+  append_metadata_json(w.key("metadata"), span);
   w.close();
+}
+
+void append_metadata_json(std::string& out, const Span& span) {
+  const std::string_view metadata = span.metadata.empty() ? std::string_view("{}") : std::string_view(span.metadata);
+  if (!span.has_peer || metadata.back() != '}') {
+    out += metadata;
+    return;
+  }
+  // Validated object text ending in '}': splice the peer members in before it. Rendered
+  // here rather than stored in the text so ingest pays two integer stores per span, not a
+  // string rewrite (and usually a heap allocation).
+  std::size_t first = 1;
+  while (first < metadata.size() && (metadata[first] == ' ' || metadata[first] == '\t' || metadata[first] == '\n' ||
+                                     metadata[first] == '\r'))
+    ++first;
+  out.append(metadata.data(), metadata.size() - 1);
+  if (metadata[first] != '}') out += ',';
+  out += '"';
+  out += peer_pid_key;
+  out += "\":";
+  if (span.peer_pid < 0) out += '-';
+  append_u64(out, span.peer_pid < 0 ? 0u - static_cast<std::uint64_t>(span.peer_pid) : static_cast<std::uint64_t>(span.peer_pid));
+  out += ",\"";
+  out += peer_uid_key;
+  out += "\":";
+  append_u64(out, span.peer_uid);
+  out += '}';
 }
 
 void append_trace_json(std::string& out, const Trace& trace) {

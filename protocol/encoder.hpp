@@ -25,6 +25,12 @@ void append_epoch_seconds(std::string& out, std::int64_t ns);
 void append_span_json(std::string& out, const Span& span, int depth = -1);
 
 /**
+ * The span's metadata object as stored, plus "peer.pid" and "peer.uid" when the span
+ * came over the agents' socket (has_peer).
+ */
+void append_metadata_json(std::string& out, const Span& span);
+
+/**
  * A trace record: trace_id, run_id, complete, started_at, ended_at, duration_ms,
  * span_count, error_count, spans (tree order, each with depth), plus "follow_up": true
  * for a late-span record. No trailing newline.

@@ -64,4 +64,46 @@ std::string merge_json_objects(std::string_view base, std::string_view update) {
   return out;
 }
 
+bool remove_json_members(std::string& object, std::initializer_list<std::string_view> keys) {
+  bool matched = false;
+  {
+    JsonScanner scan;
+    scan.reset(object.data(), object.data() + object.size(), 1u << 20);
+    const char* p = object.data();
+    scan.skip_ws(p);
+    if (p == scan.end() || *p != '{') return false;
+    ++p;
+    std::string key;
+    while (!matched) {
+      scan.skip_ws(p);
+      if (p >= scan.end() || *p != '"') return false;
+      std::string_view raw;
+      bool escaped;
+      if (!scan.scan_string(p, raw, escaped)) return false;
+      key.clear();
+      if (escaped) JsonScanner::unescape(raw, key);
+      for (std::string_view k : keys) matched = matched || (escaped ? key : raw) == k;
+      scan.skip_ws(p);
+      if (p >= scan.end() || *p != ':') return false;
+      ++p;
+      if (!scan.skip_value(p, 1)) return false;
+      scan.skip_ws(p);
+      if (p >= scan.end() || *p != ',') break;
+      ++p;
+    }
+  }
+  if (!matched) return false;
+  std::string out = "{";
+  for (const auto& m : members_of(object)) {
+    bool drop = false;
+    for (std::string_view k : keys) drop = drop || m.key == k;
+    if (drop) continue;
+    if (out.size() > 1) out += ',';
+    out += m.bytes;
+  }
+  out += '}';
+  object = std::move(out);
+  return true;
+}
+
 }  // namespace tracecol::protocol

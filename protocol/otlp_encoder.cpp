@@ -1,6 +1,8 @@
 #include "protocol/otlp_encoder.hpp"
 
+#include <array>
 #include <charconv>
+#include <cstring>
 
 #include "protocol/encoder.hpp"
 #include "protocol/json_scanner.hpp"
@@ -22,32 +24,76 @@ std::string_view openinference_kind(SpanKind kind) {
 
 void append_nanos_string(std::string& out, std::int64_t ns) {
   char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, ns).ptr;
-  out += '"';
+  buf[0] = '"';
+  char* end = std::to_chars(buf + 1, buf + sizeof buf - 1, ns).ptr;
+  *end++ = '"';
   out.append(buf, static_cast<std::size_t>(end - buf));
-  out += '"';
 }
 
-/** Writes the attributes array; commas live here only. */
+/** 16 lowercase hex digits of v into d (a byte-pair table: two digits per lookup). */
+void write_hex16(char* d, std::uint64_t v) {
+  static constexpr auto pairs = [] {
+    std::array<char, 512> t{};
+    constexpr char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) {
+      t[static_cast<std::size_t>(2 * i)] = digits[i >> 4];
+      t[static_cast<std::size_t>(2 * i + 1)] = digits[i & 15];
+    }
+    return t;
+  }();
+  for (int i = 7; i >= 0; --i) {
+    std::memcpy(d + 2 * i, &pairs[2 * (v & 0xff)], 2);
+    v >>= 8;
+  }
+}
+
+/** {"key":"<key>","value":{"<type>": — the constant head of an attribute, spelled once. */
+#define TRACECOL_OTLP_ATTR(key, type) "{\"key\":\"" key "\",\"value\":{\"" type "\":"
+
+/** The kind attributes of each SpanKind, whole: openinference.span.kind then tracecol.kind. */
+const std::array<std::string, 6>& kind_attributes() {
+  static const std::array<std::string, 6> all = [] {
+    std::array<std::string, 6> t;
+    for (int k = 0; k < 6; ++k) {
+      const auto kind = static_cast<SpanKind>(k);
+      std::string& a = t[static_cast<std::size_t>(k)];
+      a = TRACECOL_OTLP_ATTR("openinference.span.kind", "stringValue");
+      append_json_string(a, openinference_kind(kind));
+      a += "}}," TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");
+      append_json_string(a, to_string(kind));
+      a += "}}";
+    }
+    return t;
+  }();
+  return all;
+}
+
+/**
+ * Writes the attributes array; commas live here only. Keys are literal heads or
+ * metadata keys already in JSON string form, so no key is escaped per span.
+ */
 class AttributeWriter {
  public:
   explicit AttributeWriter(std::string& out) : out_(out) { out_ += '['; }
-  /** Starts {"key":..,"value":{"<type>": and returns the buffer for the value. */
-  std::string& begin(std::string_view key, std::string_view type) {
+  /** Appends a literal head (TRACECOL_OTLP_ATTR) or whole attributes; returns the buffer for the value. */
+  std::string& literal(std::string_view text) {
     if (!first_) out_ += ',';
     first_ = false;
-    out_ += "{\"key\":";
-    append_json_string(out_, key);
-    out_ += ",\"value\":{\"";
+    out_ += text;
+    return out_;
+  }
+  /** The head of "metadata.<key>": key_json is the key's JSON string content (escapes as JSON wants). */
+  std::string& metadata(std::string_view key_json, std::string_view type) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += "{\"key\":\"metadata.";
+    out_ += key_json;
+    out_ += "\",\"value\":{\"";
     out_ += type;
     out_ += "\":";
     return out_;
   }
   void end() { out_ += "}}"; }
-  void string(std::string_view key, std::string_view value) {
-    append_json_string(begin(key, "stringValue"), value);
-    end();
-  }
   void close() { out_ += ']'; }
 
  private:
@@ -62,78 +108,162 @@ bool is_integer_token(std::string_view token) {
   return ec == std::errc() && ptr == token.data() + token.size();
 }
 
+/**
+ * A small reader for the metadata object, which the decoders already validated (JSON
+ * grammar, UTF-8, depth): it only finds the top-level members, bounds-checked, and stops
+ * at anything unexpected. The validating JsonScanner cost 4x as much here (and a heap
+ * allocation per span for its scratch deque).
+ */
+class MemberReader {
+ public:
+  MemberReader(const char* p, const char* end) : p_(p), end_(end) {}
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (p_ >= end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  char peek() {
+    skip_ws();
+    return p_ < end_ ? *p_ : '\0';
+  }
+  /** At '"': the content as written (escapes kept), and whether it has escapes. */
+  bool string(std::string_view& raw, bool& escaped) {
+    if (!eat('"')) return false;
+    const char* start = p_;
+    escaped = false;
+    for (;;) {
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\') ++p_;
+      if (p_ >= end_) return false;
+      if (*p_ == '"') break;
+      escaped = true;
+      p_ += 2;  // the escaped character; \uXXXX's hex digits hold no quote or backslash
+    }
+    raw = std::string_view(start, static_cast<std::size_t>(p_ - start));
+    ++p_;
+    return true;
+  }
+  /** Any value; its text as written. Containers are skipped by bracket depth outside strings. */
+  bool value(std::string_view& text) {
+    skip_ws();
+    const char* start = p_;
+    if (p_ >= end_) return false;
+    if (*p_ == '"') {
+      std::string_view raw;
+      bool escaped;
+      if (!string(raw, escaped)) return false;
+    } else if (*p_ == '{' || *p_ == '[') {
+      std::size_t depth = 0;
+      do {
+        if (p_ >= end_) return false;
+        const char c = *p_;
+        if (c == '"') {
+          std::string_view raw;
+          bool escaped;
+          if (!string(raw, escaped)) return false;
+          continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        else if (c == '}' || c == ']') --depth;
+        ++p_;
+      } while (depth > 0);
+    } else {
+      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ' ' && *p_ != '\t' && *p_ != '\n' && *p_ != '\r') ++p_;
+    }
+    text = std::string_view(start, static_cast<std::size_t>(p_ - start));
+    return !text.empty();
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
 /** One attribute per top-level member of the (validated) metadata object. */
 void append_metadata_attributes(AttributeWriter& attrs, std::string_view metadata) {
-  JsonScanner scan;
-  scan.reset(metadata.data(), metadata.data() + metadata.size(), 1u << 20);
-  const char* p = scan.begin();
-  scan.skip_ws(p);
-  if (p >= scan.end() || *p != '{') return;
-  ++p;
-  std::string key = "metadata.";
-  std::string text;
+  MemberReader in(metadata.data(), metadata.data() + metadata.size());
+  if (!in.eat('{') || in.peek() == '}') return;
+  std::string scratch;
+  const auto as_json_content = [&scratch](std::string_view raw, bool escaped) {
+    // Unescaped content is already what append_json_string would write between the quotes.
+    if (!escaped) return raw;
+    std::string text;
+    JsonScanner::unescape(raw, text);
+    scratch.clear();
+    append_json_string(scratch, text);
+    return std::string_view(scratch).substr(1, scratch.size() - 2);
+  };
+  std::string key;
   for (;;) {
-    scan.skip_ws(p);
-    if (p >= scan.end() || *p != '"') return;
-    std::string_view raw;
-    bool escaped;
-    if (!scan.scan_string(p, raw, escaped)) return;
-    key.resize(9);
-    if (escaped) JsonScanner::unescape(raw, key);
-    else key += raw;
-    scan.skip_ws(p);
-    if (p >= scan.end() || *p != ':') return;
-    ++p;
-    scan.skip_ws(p);
-    if (p >= scan.end()) return;
-    const char* value_at = p;
-    if (*p == '"') {
-      if (!scan.scan_string(p, raw, escaped)) return;
-      text.clear();
-      if (escaped) JsonScanner::unescape(raw, text);
-      else text.assign(raw);
-      attrs.string(key, text);
-    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-      std::string_view token;
-      if (!scan.scan_number(p, token)) return;
-      if (is_integer_token(token)) {
-        std::string& v = attrs.begin(key, "intValue");
-        v += '"';
-        v += token;
-        v += '"';
-        attrs.end();
-      } else if (JsonScanner::fits_double(token)) {
-        attrs.begin(key, "doubleValue") += token;
-        attrs.end();
-      } else {
-        attrs.string(key, token);
-      }
-    } else if (*p == 't' || *p == 'f') {
-      if (!scan.skip_value(p, 1)) return;
-      attrs.begin(key, "boolValue") += std::string_view(value_at, static_cast<std::size_t>(p - value_at));
+    std::string_view raw_key;
+    bool key_escaped;
+    if (!in.string(raw_key, key_escaped) || !in.eat(':')) return;
+    key.assign(as_json_content(raw_key, key_escaped));
+    std::string_view value;
+    if (in.peek() == '"') {
+      std::string_view raw;
+      bool escaped;
+      if (!in.string(raw, escaped)) return;
+      std::string& v = attrs.metadata(key, "stringValue");
+      v += '"';
+      v += as_json_content(raw, escaped);
+      v += '"';
       attrs.end();
     } else {
-      if (!scan.skip_value(p, 1)) return;
-      attrs.string(key, std::string_view(value_at, static_cast<std::size_t>(p - value_at)));
+      if (!in.value(value)) return;
+      const char c = value.front();
+      if (c == '-' || (c >= '0' && c <= '9')) {
+        if (is_integer_token(value)) {
+          std::string& v = attrs.metadata(key, "intValue");
+          v += '"';
+          v += value;
+          v += '"';
+          attrs.end();
+        } else if (JsonScanner::fits_double(value)) {
+          attrs.metadata(key, "doubleValue") += value;
+          attrs.end();
+        } else {
+          std::string& v = attrs.metadata(key, "stringValue");
+          append_json_string(v, value);
+          attrs.end();
+        }
+      } else if (value == "true" || value == "false") {
+        attrs.metadata(key, "boolValue") += value;
+        attrs.end();
+      } else {  // null, objects and arrays: their JSON text as a string
+        append_json_string(attrs.metadata(key, "stringValue"), value);
+        attrs.end();
+      }
     }
-    scan.skip_ws(p);
-    if (p >= scan.end() || *p != ',') return;
-    ++p;
+    if (!in.eat(',')) return;
   }
 }
 
-void append_span(std::string& out, const Span& span) {
-  out += "{\"traceId\":\"";
-  span.trace_id.append_hex(out);
-  out += "\",\"spanId\":\"";
-  append_span_id_hex(out, span.span_id);
-  out += '"';
+/** trace_hex: the trace id's 32 hex digits, shared by every span of the trace. */
+void append_span(std::string& out, const Span& span, std::string_view trace_hex) {
+  char ids[128];
+  char* d = ids;
+  const auto put = [&d](std::string_view text) {
+    std::memcpy(d, text.data(), text.size());
+    d += text.size();
+  };
+  put("{\"traceId\":\"");
+  put(trace_hex);
+  put("\",\"spanId\":\"");
+  write_hex16(d, span.span_id);
+  d += 16;
+  put("\"");
   if (span.parent_id != 0) {
-    out += ",\"parentSpanId\":\"";
-    append_span_id_hex(out, span.parent_id);
-    out += '"';
+    put(",\"parentSpanId\":\"");
+    write_hex16(d, span.parent_id);
+    d += 16;
+    put("\"");
   }
-  out += ",\"name\":";
+  put(",\"name\":");
+  out.append(ids, static_cast<std::size_t>(d - ids));
   append_json_string(out, span.name);
   out += ",\"kind\":1,\"startTimeUnixNano\":";
   append_nanos_string(out, span.started_at_ns);
@@ -143,21 +273,39 @@ void append_span(std::string& out, const Span& span) {
   }
   out += ",\"attributes\":";
   AttributeWriter attrs(out);
-  attrs.string("openinference.span.kind", openinference_kind(span.kind));
-  attrs.string("tracecol.kind", to_string(span.kind));
+  attrs.literal(kind_attributes()[static_cast<std::size_t>(span.kind)]);
   if (!span.run_id.empty()) {
-    attrs.string("session.id", span.run_id);
-    attrs.string("tracecol.run_id", span.run_id);
+    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
+    attrs.end();
+    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
+    attrs.end();
   }
   if (!span.inputs.empty() && span.inputs != "{}") {
-    attrs.string("input.value", span.inputs);
-    attrs.string("input.mime_type", "application/json");
+    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("input.value", "stringValue")), span.inputs);
+    attrs.end();
+    attrs.literal(TRACECOL_OTLP_ATTR("input.mime_type", "stringValue") "\"application/json\"}}");
   }
   if (!span.outputs.empty()) {
-    attrs.string("output.value", span.outputs);
-    attrs.string("output.mime_type", "application/json");
+    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("output.value", "stringValue")), span.outputs);
+    attrs.end();
+    attrs.literal(TRACECOL_OTLP_ATTR("output.mime_type", "stringValue") "\"application/json\"}}");
   }
   append_metadata_attributes(attrs, span.metadata);
+  if (span.has_peer) {
+    // The same names the metadata member would get: "metadata." + peer.pid / peer.uid.
+    const auto int_attribute = [&attrs](std::string_view key, std::int64_t value) {
+      char buf[24];
+      const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+      std::string& v = attrs.metadata(key, "intValue");
+      v += '"';
+      v.append(buf, static_cast<std::size_t>(end - buf));
+      v += '"';
+      attrs.end();
+    };
+    static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
+    int_attribute("peer.pid", span.peer_pid);
+    int_attribute("peer.uid", span.peer_uid);
+  }
   attrs.close();
   if (span.has_error()) {
     out += ",\"status\":{\"code\":2,\"message\":";
@@ -168,6 +316,8 @@ void append_span(std::string& out, const Span& span) {
   }
   out += '}';
 }
+
+#undef TRACECOL_OTLP_ATTR
 
 template <typename Traces>
 void append_request(std::string& out, const Traces& traces, std::string_view service_name) {
@@ -195,11 +345,19 @@ void append_otlp_request_head(std::string& out, std::string_view service_name) {
 }
 
 void append_otlp_spans(std::string& out, const Trace& trace) {
+  char trace_hex[32];
+  TraceId hexed;
   bool first = true;
   for (const Span& span : trace.spans) {
     if (!first) out += ',';
+    // Spans carry their own trace_id (the trace's, once assembled): hex it when it changes.
+    if (first || span.trace_id != hexed) {
+      hexed = span.trace_id;
+      write_hex16(trace_hex, hexed.hi);
+      write_hex16(trace_hex + 16, hexed.lo);
+    }
     first = false;
-    append_span(out, span);
+    append_span(out, span, std::string_view(trace_hex, 32));
   }
 }
 

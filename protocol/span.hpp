@@ -36,6 +36,15 @@ enum SpanField : std::uint16_t {
   field_metadata = 1u << 9,
 };
 
+/**
+ * Metadata keys the daemon adds to spans that came over the agents' socket: the connecting
+ * process's pid and uid as the kernel reported them (SO_PEERCRED). Stored as Span fields
+ * and rendered on output; an agent's own top-level members of these names are dropped at
+ * ingest so the values can be trusted.
+ */
+inline constexpr std::string_view peer_pid_key = "peer.pid";
+inline constexpr std::string_view peer_uid_key = "peer.uid";
+
 struct Span {
   TraceId trace_id;
   SpanId span_id = 0;
@@ -46,6 +55,9 @@ struct Span {
   std::uint16_t fields = 0;    // SpanField bits present on the wire
   bool orphan = false;         // parent never seen in this trace (set when the tree is built)
   bool late = false;           // arrived after its trace was exported
+  bool has_peer = false;       // arrived over the agents' socket: peer_pid / peer_uid are set
+  std::int32_t peer_pid = 0;   // SO_PEERCRED of the connection (0: the agent is outside our pid namespace)
+  std::uint32_t peer_uid = 0;  // rendered into metadata as "peer.pid" / "peer.uid" on output
   std::string run_id;
   std::string name;
   std::string inputs = "{}";   // a JSON object, validated, as received (after redaction)

@@ -17,7 +17,7 @@ namespace {
 /** The endpoint of --http, or nullopt after complaining. */
 std::optional<HttpEndpoint> endpoint_of(const GlobalOptions& global) {
   std::string error;
-  auto ep = parse_http_endpoint(global.http, error);
+  auto ep = http_endpoint_with_token(global.http, global.token_file, error);
   if (!ep) complain(error);
   return ep;
 }

@@ -82,7 +82,7 @@ net::awaitable<void> tail_loop(HttpEndpoint ep, std::string target, StreamOption
 
 int run_tail(const CliOptions& options) {
   std::string error;
-  const auto ep = parse_http_endpoint(options.global.http, error);
+  const auto ep = http_endpoint_with_token(options.global.http, options.global.token_file, error);
   if (!ep) {
     complain(error);
     return exit_usage;

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <charconv>
+#include <fstream>
 
 #include <rapidjson/document.h>
 
@@ -46,6 +47,7 @@ http::request<http::empty_body> make_request(const HttpEndpoint& ep, const std::
   req.set(http::field::host, ep.is_unix ? std::string("localhost")
                                         : (v6 ? "[" + ep.host + "]" : ep.host) + ":" + ep.port);
   req.set(http::field::user_agent, "tracectl/" TRACECOL_VERSION);
+  if (!ep.token.empty()) req.set(http::field::authorization, "Bearer " + ep.token);
   req.set(http::field::connection, "close");
   return req;
 }
@@ -135,6 +137,30 @@ net::awaitable<StreamEnd> stream_on(Stream& stream, const HttpEndpoint& ep, std:
 }
 
 }  // namespace
+
+std::optional<HttpEndpoint> http_endpoint_with_token(std::string_view text, const std::string& token_file,
+                                                     std::string& error) {
+  auto ep = parse_http_endpoint(text, error);
+  if (!ep || token_file.empty()) return ep;
+  std::ifstream in(token_file, std::ios::binary);
+  std::string content(4097, '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!in && !in.eof()) {
+    error = "--token-file: cannot read " + token_file;
+    return std::nullopt;
+  }
+  content.resize(static_cast<std::size_t>(in.gcount()));
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!content.empty() && space(content.back())) content.pop_back();
+  std::size_t start = 0;
+  while (start < content.size() && space(content[start])) ++start;
+  ep->token = content.substr(start);
+  if (ep->token.empty() || content.size() > 4096) {
+    error = "--token-file: " + token_file + " must hold one token of at most 4096 bytes";
+    return std::nullopt;
+  }
+  return ep;
+}
 
 std::optional<HttpEndpoint> parse_http_endpoint(std::string_view text, std::string& error) {
   HttpEndpoint ep;

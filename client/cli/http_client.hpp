@@ -19,10 +19,18 @@ struct HttpEndpoint {
   std::string port;  // TCP port
   std::string path;  // Unix socket path
   std::string text;  // as given, for messages
+  std::string token;  // sent as "Authorization: Bearer <token>" when not empty
 };
 
 /** Parses an --http value; nullopt (with error set) when malformed. */
 std::optional<HttpEndpoint> parse_http_endpoint(std::string_view text, std::string& error);
+
+/**
+ * parse_http_endpoint, then the bearer token from `token_file` when one is named: the
+ * file's content without surrounding whitespace, as the daemon reads its --http-token-file.
+ */
+std::optional<HttpEndpoint> http_endpoint_with_token(std::string_view text, const std::string& token_file,
+                                                     std::string& error);
 
 struct HttpResult {
   bool ok = false;          // a whole response arrived (any status)

@@ -15,6 +15,9 @@ void add_global(CLI::App& app, GlobalOptions& g) {
       ->envname("TRACECOL_SOCKET")->capture_default_str();
   app.add_option("--http", g.http, "The daemon's HTTP API: HOST:PORT or unix:/path (ls, get, tree, tail)")
       ->envname("TRACECOL_HTTP")->capture_default_str();
+  app.add_option("--token-file", g.token_file,
+                 "A file holding the bearer token of a daemon started with --http-token-file (ls, get, tree, tail)")
+      ->envname("TRACECOL_HTTP_TOKEN_FILE");
   app.add_option("--timeout", g.timeout_s, "Seconds to wait for the daemon: each request, connect, or flush")
       ->check(CLI::Range(0.001, 1e6))->capture_default_str();
 }

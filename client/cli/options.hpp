@@ -15,6 +15,7 @@ namespace tracecol::cli {
 struct GlobalOptions {
   std::string socket = "/tmp/tracecol.sock";  // --socket, TRACECOL_SOCKET
   std::string http = "127.0.0.1:4318";        // --http, TRACECOL_HTTP
+  std::string token_file;                     // --token-file, TRACECOL_HTTP_TOKEN_FILE (the daemon's --http-token-file)
   double timeout_s = 10;                      // --timeout: each request / flush wait
 };
 

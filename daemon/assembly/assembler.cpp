@@ -24,9 +24,11 @@ struct Counters {
       traces_started{0}, traces_completed{0}, traces_timed_out{0}, traces_flushed_open{0}, traces_published{0},
       follow_ups_published{0}, traces_sampled_out{0}, spans_published{0}, spans_sampled_out{0},
       trace_ends_ignored{0};
+  std::atomic<std::uint64_t> spans_open{0};  // a gauge: up when a span joins an open trace, down when it leaves
 };
 
 void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+void drop(std::atomic<std::uint64_t>& c, std::uint64_t n) { c.fetch_sub(n, std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -89,6 +91,7 @@ struct Assembler::Impl {
     // The store drops an open trace to stay in bounds: export it as it stands first.
     if (auto it = open.find(trace->trace_id); it != open.end()) forget(it);
     trace->complete = false;
+    drop(counters.spans_open, trace->spans.size());
     bump(counters.traces_flushed_open);
     emit(std::move(trace));
   }
@@ -98,7 +101,10 @@ struct Assembler::Impl {
     if (it == open.end()) return;
     forget(it);
     if (Trace* t = txn.find_open(id)) t->complete = complete_flag;
-    if (TracePtr frozen = txn.mark_exported(id)) emit(std::move(frozen));
+    if (TracePtr frozen = txn.mark_exported(id)) {
+      drop(counters.spans_open, frozen->spans.size());
+      emit(std::move(frozen));
+    }
   }
 
   /** Inserts a new open trace (precondition: the store does not hold it). */
@@ -172,6 +178,7 @@ struct Assembler::Impl {
       trace.spans.push_back(std::move(span));
       index_appended(trace, o->index);
       bump(counters.spans_accepted);
+      bump(counters.spans_open);
     }
     touch(*o, now);
     return accepted;
@@ -302,6 +309,7 @@ AssemblerCounters Assembler::counters() const {
   out.spans_published = v(c.spans_published);
   out.spans_sampled_out = v(c.spans_sampled_out);
   out.trace_ends_ignored = v(c.trace_ends_ignored);
+  out.spans_open = v(c.spans_open);
   return out;
 }
 

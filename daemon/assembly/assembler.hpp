@@ -44,6 +44,9 @@ struct AssemblerCounters {
   std::uint64_t spans_published = 0;       // spans inside published records
   std::uint64_t spans_sampled_out = 0;
   std::uint64_t trace_ends_ignored = 0;    // trace_end for a trace never seen (or evicted)
+  // Gauge: spans in traces not exported yet. At a quiet moment (no apply or tick running)
+  // spans_accepted = spans_published + spans_sampled_out + spans_open (docs/metrics.md).
+  std::uint64_t spans_open = 0;
 };
 
 /** An event the assembler refused, by its index in the applied batch. */

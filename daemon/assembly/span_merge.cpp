@@ -45,6 +45,13 @@ void merge_span(Span& stored, Span&& update, bool is_end) {
     if (!stored.has(protocol::field_metadata)) stored.metadata = std::move(update.metadata);
     else if (is_end) stored.metadata = protocol::merge_json_objects(stored.metadata, update.metadata);
   }
+  // The first copy that came over the socket names the peer; a later copy (e.g. the same
+  // span inside export(trace)) comes from the same agent or from nobody the kernel vouched for.
+  if (update.has_peer && !stored.has_peer) {
+    stored.has_peer = true;
+    stored.peer_pid = update.peer_pid;
+    stored.peer_uid = update.peer_uid;
+  }
   // A span that ended earlier than its placeholder start (created from a lone span_end).
   if (stored.ended_at_ns != 0 && stored.started_at_ns > stored.ended_at_ns) stored.started_at_ns = stored.ended_at_ns;
   stored.fields |= update.fields;

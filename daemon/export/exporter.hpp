@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "protocol/span.hpp"
@@ -44,6 +45,27 @@ class Exporter {
 
   /** Export attempts repeated after a failure, so far. Any thread (an atomic where counted). */
   virtual std::uint64_t retried() const { return 0; }
+
+  /**
+   * For an exporter that returns ok once a trace is in a queue of its own (HTTP): what
+   * became of the traces it took since, so the fan-out's counters report deliveries, not
+   * hand-offs. Every taken trace is in exactly one of delivered, failed, dropped, pending.
+   * nullopt (the default): ok from export_trace means delivered. Any thread.
+   */
+  struct Handoff {
+    std::uint64_t traces_delivered = 0, spans_delivered = 0;
+    std::uint64_t traces_failed = 0, spans_failed = 0;    // rejected by the far end, not retried
+    std::uint64_t traces_dropped = 0, spans_dropped = 0;  // own queue overflow, gave up, shutdown
+    std::uint64_t traces_pending = 0, spans_pending = 0;  // queued or in flight now
+  };
+  virtual std::optional<Handoff> handoff() const { return std::nullopt; }
+
+  /**
+   * Stop now: the fan-out calls this once its worker is gone (after the drain budget).
+   * Whatever the exporter still holds is dropped and counted, so the exit summary printed
+   * next is final. The default does nothing (nothing is held beyond export_trace).
+   */
+  virtual void shutdown() {}
 };
 
 }  // namespace tracecol::exporters

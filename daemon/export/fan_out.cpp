@@ -83,6 +83,21 @@ void call_quietly(Call&& call) noexcept {
   }
 }
 
+/**
+ * For an exporter with a queue of its own, "sent" above means "handed to that queue":
+ * split it into what the exporter delivered, failed, dropped and still holds.
+ */
+void apply_handoff(ExporterCounters& c, const Exporter::Handoff& h) {
+  c.traces_sent = h.traces_delivered;
+  c.spans_sent = h.spans_delivered;
+  c.traces_failed += h.traces_failed;
+  c.spans_failed += h.spans_failed;
+  c.traces_dropped += h.traces_dropped;
+  c.spans_dropped += h.spans_dropped;
+  c.queue_depth += h.traces_pending;
+  c.spans_pending += h.spans_pending;
+}
+
 std::uint64_t spans_in(const std::vector<Queued>& traces) {
   std::uint64_t n = 0;
   for (const auto& q : traces) n += q.trace->spans.size();
@@ -93,7 +108,9 @@ std::uint64_t spans_in(const std::vector<Queued>& traces) {
 
 void FanOut::Worker::drop_queued() {
   c.traces_dropped += traces.size();
-  c.spans_dropped += spans_in(traces) + spans.size();
+  const std::uint64_t queued_spans = spans_in(traces) + spans.size();
+  c.spans_dropped += queued_spans;
+  c.spans_dropped_shutdown += queued_spans;
   c.queue_depth = 0;
   c.spans_pending = 0;
   update_gauges();
@@ -147,6 +164,7 @@ void FanOut::Worker::run() {
       done.spans_dropped += trace_batch[i].trace->spans.size();
     }
     done.spans_dropped += span_batch.size() - handled_spans;
+    done.spans_dropped_shutdown = done.spans_dropped;  // only stop() interrupts a batch
     const std::uint64_t batch_span_count = spans_in(trace_batch) + span_batch.size();
     const std::uint64_t batch_trace_count = trace_batch.size();
     trace_batch.clear();  // release the traces outside the lock
@@ -159,6 +177,7 @@ void FanOut::Worker::run() {
     c.spans_sent += done.spans_sent;
     c.spans_failed += done.spans_failed;
     c.spans_dropped += done.spans_dropped;
+    c.spans_dropped_shutdown += done.spans_dropped_shutdown;
     c.export_latency.merge(done.export_latency);
     c.queue_depth -= batch_trace_count;
     c.spans_pending -= batch_span_count;
@@ -228,6 +247,7 @@ void FanOut::publish(std::span<const TracePtr> traces) {
       w->c.spans_published += spans_total;
       w->c.traces_dropped += traces.size() - taken;
       w->c.spans_dropped += spans_total - spans_taken;
+      (w->stop_requested ? w->c.spans_dropped_shutdown : w->c.spans_dropped_queue_full) += spans_total - spans_taken;
       w->c.queue_depth += taken;
       w->c.spans_pending += spans_taken;
       w->update_gauges();
@@ -247,7 +267,9 @@ void FanOut::publish_spans(std::span<const SpanPtr> spans) {
           w->stop_requested || w->spans.size() >= w->capacity ? 0 : w->capacity - w->spans.size();
       for (; taken < spans.size() && taken < room; ++taken) w->spans.push_back(spans[taken]);
       w->c.spans_published += spans.size();
+      w->c.lone_spans_published += spans.size();
       w->c.spans_dropped += spans.size() - taken;
+      (w->stop_requested ? w->c.spans_dropped_shutdown : w->c.spans_dropped_queue_full) += spans.size() - taken;
       w->c.spans_pending += taken;
       w->update_gauges();
     }
@@ -308,6 +330,8 @@ void FanOut::stop() {
   }
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
+    // The exporter's own queue (HTTP) is cut now, so counters() read next are final.
+    call_quietly([&] { w->exporter->shutdown(); });
     std::lock_guard lock(w->mu);
     w->drop_queued();  // never started: the queue is still there
   }
@@ -323,6 +347,7 @@ std::vector<ExporterCounters> FanOut::counters() const {
     }
     // Outside the lock: retried() is the exporter's own any-thread counter.
     out.back().traces_retried = w->exporter->retried();
+    if (auto h = w->exporter->handoff()) apply_handoff(out.back(), *h);
   }
   return out;
 }

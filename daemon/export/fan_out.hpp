@@ -60,6 +60,14 @@ struct ExporterCounters {
   std::uint64_t queue_depth = 0;      // traces waiting now (queued or being exported)
   std::uint64_t spans_pending = 0;    // spans inside those traces, plus queued lone spans
   std::uint64_t traces_retried = 0;   // the exporter's own retried() (attempts repeated), read at snapshot
+  // Exact accounting (docs/metrics.md). Of spans_published, those that came as lone spans
+  // (publish_spans: the live stream's feed), not inside trace records:
+  std::uint64_t lone_spans_published = 0;
+  // Of spans_dropped, why: the fan-out queue was full at publish, or still held the spans
+  // when the fan-out stopped. The rest of spans_dropped was dropped inside the exporter
+  // (its own queue, retries given up, its shutdown: Exporter::Handoff).
+  std::uint64_t spans_dropped_queue_full = 0;
+  std::uint64_t spans_dropped_shutdown = 0;
   LatencyHistogram export_latency;    // one sample per trace export_trace returned for (sent or failed)
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/export/ndjson_file_exporter.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,20 @@ void NdjsonFileExporter::rotate() {
   open_file();
 }
 
+bool NdjsonFileExporter::has_room(std::size_t bytes) const {
+  // RLIMIT_FSIZE would let the write through up to the limit and cut it there; it can be
+  // changed from outside at any time (prlimit), so it is read per record (one syscall).
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      size_ + bytes > static_cast<std::uint64_t>(limit.rlim_cur))
+    return false;
+  // Reserve the blocks first (the file's size is unchanged): a full disk or quota fails
+  // here, before any byte lands, instead of in the middle of a line. Filesystems and
+  // files without fallocate (pipes, /dev/stdout, some network filesystems) just write.
+  const int r = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size_), static_cast<off_t>(bytes));
+  return r == 0 || (errno != ENOSPC && errno != EDQUOT && errno != EFBIG);
+}
+
 bool NdjsonFileExporter::write_record() {
   auto backoff = options_.retry_backoff;
   const int attempts = options_.write_attempts < 1 ? 1 : options_.write_attempts;
@@ -67,6 +82,10 @@ bool NdjsonFileExporter::write_record() {
       rotate();
       if (fd_ < 0) continue;
     }
+    if (!has_room(record_.size())) {
+      ++write_errors_;
+      continue;
+    }
     ssize_t n;
     do {
       n = ::write(fd_, record_.data(), record_.size());
@@ -77,8 +96,9 @@ bool NdjsonFileExporter::write_record() {
       return true;
     }
     ++write_errors_;
-    // A regular file only writes short when it hits a limit (space, quota, RLIMIT_FSIZE):
-    // cut the partial line off so readers never see half a record, then try again whole.
+    // A regular file only writes short when it hits a limit has_room() could not see
+    // coming (another writer took the space): cut the partial line off so readers are
+    // left with whole records, then try again whole.
     // With O_APPEND the offset after a write is the end of what this write put there,
     // even if another writer appended meanwhile; fstat's size would not be.
     if (n > 0) {

@@ -41,9 +41,11 @@ struct NdjsonFileStats {
 /**
  * Appends protocol::append_trace_json lines (traces mode) or append_span_json lines with
  * tree depth (spans mode; every span of the trace, in tree order). A record (one trace's
- * text) is one write(): when a write is short or fails (ENOSPC, EIO, EDQUOT, EFBIG) the
- * file is truncated back so no partial line remains, retried with backoff, and finally
- * reported failed; the next record tries again, so writing resumes once space returns.
+ * text) is one write(), made only once RLIMIT_FSIZE allows it and fallocate reserved its
+ * blocks, so a full disk fails before a byte is written; should a write still be short
+ * or fail (ENOSPC, EIO, EDQUOT, EFBIG) the file is truncated back so no partial line
+ * remains. A failed record is retried with backoff and finally reported failed (the
+ * fan-out counts it); the next record tries again, so writing resumes once space returns.
  * Several exporters or processes may append to one file: lines never interleave (one
  * O_APPEND write each), but rotation and truncation assume one writer.
  * Driven by one fan-out worker; only stats() may be called from other threads.
@@ -69,6 +71,8 @@ class NdjsonFileExporter final : public Exporter {
   void close_file();
   void rotate();
   bool write_record();
+  /** False when RLIMIT_FSIZE or the filesystem has no room for `bytes` more (nothing written). */
+  bool has_room(std::size_t bytes) const;
 
   NdjsonFileOptions options_;
   int fd_ = -1;

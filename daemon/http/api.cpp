@@ -116,10 +116,11 @@ Response list_traces(const store::TraceStore& store, const ListQuery& query) {
 Response get_trace(const store::TraceStore& store, std::string_view id_text) {
   const auto id = protocol::parse_trace_id(id_text);
   if (!id) return error_response(400, "malformed trace id");
-  const auto trace = store.get(*id);
-  if (!trace) return error_response(404, "trace not found");
+  // A frozen trace's record comes from the store's cache: rendered once, not per GET.
+  auto json = store.get_json(*id);
+  if (!json) return error_response(404, "trace not found");
   Response r;
-  protocol::append_trace_json(r.body, *trace);
+  r.shared_body = std::move(json);
   return r;
 }
 

@@ -4,6 +4,7 @@
 // touch the network, so they are unit-tested without a socket.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,8 @@ struct Response {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  /** When set, the body instead of `body`: immutable shared bytes (a cached trace record), sent uncopied. */
+  std::shared_ptr<const std::string> shared_body;
   std::string allow;  // set on 405
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers (the web UI's caching and CSP)
 };

@@ -104,6 +104,8 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
 
 net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req, std::string_view& label) {
   auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
+  // A malformed target (.., NUL, bad escapes) matches no route: counted as not_found.
+  label = route_label(Route::not_found);
   if (!target.value) co_return error_response(400, target.error);
   const RouteMatch m = route(std::string_view(req.method_string().data(), req.method_string().size()),
                              target.value->path);
@@ -114,10 +116,10 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     r.allow = std::string(m.allow);
     co_return r;
   }
-  if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}, {}};
+  if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}, {}, {}};
   if (ctx.stopping) co_return error_response(503, "shutting down");
   switch (m.route) {
-    case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}, {}};
+    case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}, {}, {}};
     case Route::traces: {
       auto q = parse_list_query(*target.value);
       if (!q.value) co_return error_response(400, q.error);

@@ -88,6 +88,8 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     m.lines_received = c.lines_received.load(std::memory_order_relaxed);
     m.events_accepted = c.events_accepted.load(std::memory_order_relaxed);
     m.partial_lines_dropped = c.partial_lines_dropped.load(std::memory_order_relaxed);
+    m.control_lines = c.control_lines.load(std::memory_order_relaxed);
+    m.blank_lines = c.lines_blank.load(std::memory_order_relaxed);
     m.connections_active = c.connections_active.load(std::memory_order_relaxed);
     m.connections_refused = c.connections_refused.load(std::memory_order_relaxed);
     m.connections_denied = c.connections_denied.load(std::memory_order_relaxed);
@@ -100,12 +102,27 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     const auto a = s.assembler();
     m.traces_completed = a.traces_completed;
     m.traces_timed_out = a.traces_timed_out;
+    m.traces_sampled_out = a.traces_sampled_out;
+    m.spans_accepted = a.spans_accepted;
+    m.spans_merged = a.spans_merged;
+    m.spans_late = a.spans_late;
+    m.spans_sampled_out = a.spans_sampled_out;
+    m.spans_published = a.spans_published;
+    m.spans_open = a.spans_open;
   }
   if (s.store) {
     const auto st = s.store();
-    m.traces_evicted = st.evicted_max_traces + st.evicted_max_bytes;
+    m.traces_evicted_max_traces = st.evicted_max_traces;
+    m.traces_evicted_max_bytes = st.evicted_max_bytes;
+    m.spans_stored = st.spans_inserted;
+    m.spans_evicted_max_traces = st.spans_evicted_max_traces;
+    m.spans_evicted_max_bytes = st.spans_evicted_max_bytes;
     m.store_traces = st.traces;
     m.store_bytes = st.bytes;
+    m.store_json_cache_traces = st.json_cache_traces;
+    m.store_json_cache_bytes = st.json_cache_bytes;
+    m.store_json_cache_hits = st.json_cache_hits;
+    m.store_json_cache_misses = st.json_cache_misses;
     m.store_spans = st.spans;
   }
   if (s.exporters) m.exporters = s.exporters();
@@ -130,6 +147,8 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     if (n > 0 || reason == protocol::RejectReason::too_many_spans)
       m.otlp_spans_rejected.emplace_back(std::string(protocol::to_string(reason)), n);
   }
+  for (std::size_t i = 0; i < c.access_denied.size(); ++i)
+    m.http_access_denied.emplace_back(std::string(to_string(static_cast<AccessRefusal>(i))), load(c.access_denied[i]));
   for (std::size_t i = 0; i < c.otlp_requests_rejected.size(); ++i) {
     m.otlp_requests_rejected.emplace_back(std::string(to_string(static_cast<OtlpRequestReject>(i))),
                                           load(c.otlp_requests_rejected[i]));
@@ -148,6 +167,10 @@ std::string format_prometheus(const MetricsSnapshot& m) {
   }
   single(out, "tracecol_partial_lines_dropped_total", "counter", "Unterminated lines dropped at EOF.",
          m.partial_lines_dropped);
+  single(out, "tracecol_control_lines_total", "counter",
+         "flush and hello lines: received, neither accepted nor rejected.", m.control_lines);
+  single(out, "tracecol_blank_lines_total", "counter", "Blank lines skipped (not in lines received).",
+         m.blank_lines);
   single(out, "tracecol_connections_active", "gauge", "Agent socket connections open now.", m.connections_active);
   single(out, "tracecol_connections_refused_total", "counter", "Agent connections closed over --max-connections.",
          m.connections_refused);
@@ -158,9 +181,37 @@ std::string format_prometheus(const MetricsSnapshot& m) {
          m.traces_completed);
   single(out, "tracecol_traces_timed_out_total", "counter", "Traces exported incomplete after the idle timeout.",
          m.traces_timed_out);
-  single(out, "tracecol_traces_evicted_total", "counter", "Traces evicted from the store.", m.traces_evicted);
+  single(out, "tracecol_traces_sampled_out_total", "counter", "Trace records sampling left out of every exporter.",
+         m.traces_sampled_out);
+  family(out, "tracecol_traces_evicted_total", "counter", "Traces evicted from the store, by the bound that evicted them.");
+  sample(out, "tracecol_traces_evicted_total", "reason=\"max_traces\"", m.traces_evicted_max_traces);
+  sample(out, "tracecol_traces_evicted_total", "reason=\"max_bytes\"", m.traces_evicted_max_bytes);
+  single(out, "tracecol_spans_accepted_total", "counter", "New spans added to a trace (late ones included; merges not).",
+         m.spans_accepted);
+  single(out, "tracecol_spans_merged_total", "counter", "Span copies and span_end lines merged into a known span.",
+         m.spans_merged);
+  single(out, "tracecol_spans_late_total", "counter", "Of the accepted spans, those that arrived after their trace was exported.",
+         m.spans_late);
+  single(out, "tracecol_spans_sampled_out_total", "counter", "Spans inside the trace records sampling left out.",
+         m.spans_sampled_out);
+  single(out, "tracecol_spans_published_total", "counter", "Spans inside the trace records handed to every exporter.",
+         m.spans_published);
+  single(out, "tracecol_spans_open", "gauge", "Spans in traces the assembler has not exported yet.", m.spans_open);
+  single(out, "tracecol_spans_stored_total", "counter", "Spans ever added to the store.", m.spans_stored);
+  family(out, "tracecol_spans_evicted_total", "counter", "Spans inside the traces evicted from the store, by bound.");
+  sample(out, "tracecol_spans_evicted_total", "reason=\"max_traces\"", m.spans_evicted_max_traces);
+  sample(out, "tracecol_spans_evicted_total", "reason=\"max_bytes\"", m.spans_evicted_max_bytes);
   single(out, "tracecol_store_traces", "gauge", "Traces held in the store.", m.store_traces);
   single(out, "tracecol_store_bytes", "gauge", "Approximate bytes held in the store.", m.store_bytes);
+  single(out, "tracecol_store_json_cache_traces", "gauge", "Trace records cached for GET /api/traces/{id}.",
+         m.store_json_cache_traces);
+  single(out, "tracecol_store_json_cache_bytes", "gauge",
+         "Bytes of those cached records (bounded apart from the store, at half its byte bound).",
+         m.store_json_cache_bytes);
+  single(out, "tracecol_store_json_cache_hits_total", "counter", "GET /api/traces/{id} answered from the cache.",
+         m.store_json_cache_hits);
+  single(out, "tracecol_store_json_cache_misses_total", "counter",
+         "GET /api/traces/{id} of a completed trace that rendered its record.", m.store_json_cache_misses);
   single(out, "tracecol_store_spans", "gauge", "Spans held in the store.", m.store_spans);
   struct Column {
     const char* name;
@@ -186,6 +237,34 @@ std::string format_prometheus(const MetricsSnapshot& m) {
       sample(out, col.name, "exporter=\"" + escape_label(e.name) + "\"", e.*col.member);
     }
   }
+  // Spans end to end, per exporter: sent + dropped (every reason) + pending = published.
+  const Column span_columns[] = {
+      {"tracecol_exporter_published_spans_total", "counter",
+       "Spans handed to an exporter: inside trace records, plus lone live spans.",
+       &exporters::ExporterCounters::spans_published},
+      {"tracecol_exporter_live_spans_total", "counter", "Of the published spans, lone spans of the live stream.",
+       &exporters::ExporterCounters::lone_spans_published},
+      {"tracecol_exporter_sent_spans_total", "counter", "Spans an exporter delivered.",
+       &exporters::ExporterCounters::spans_sent},
+      {"tracecol_exporter_pending_spans", "gauge", "Spans queued in or being exported by an exporter.",
+       &exporters::ExporterCounters::spans_pending},
+  };
+  for (const Column& col : span_columns) {
+    family(out, col.name, col.type, col.help);
+    for (const auto& e : m.exporters) {
+      sample(out, col.name, "exporter=\"" + escape_label(e.name) + "\"", e.*col.member);
+    }
+  }
+  family(out, "tracecol_exporter_dropped_spans_total", "counter", "Spans an exporter will never deliver, by reason.");
+  for (const auto& e : m.exporters) {
+    const std::string exporter = "exporter=\"" + escape_label(e.name) + "\",reason=";
+    const std::uint64_t fan_out_dropped = e.spans_dropped_queue_full + e.spans_dropped_shutdown;
+    sample(out, "tracecol_exporter_dropped_spans_total", exporter + "\"queue_full\"", e.spans_dropped_queue_full);
+    sample(out, "tracecol_exporter_dropped_spans_total", exporter + "\"shutdown\"", e.spans_dropped_shutdown);
+    sample(out, "tracecol_exporter_dropped_spans_total", exporter + "\"failed\"", e.spans_failed);
+    sample(out, "tracecol_exporter_dropped_spans_total", exporter + "\"in_exporter\"",
+           e.spans_dropped > fan_out_dropped ? e.spans_dropped - fan_out_dropped : 0);
+  }
   family(out, "tracecol_export_latency_seconds", "histogram",
          "Seconds from a trace's publish to its exporter's export call returning.");
   for (const auto& e : m.exporters) {
@@ -204,6 +283,10 @@ std::string format_prometheus(const MetricsSnapshot& m) {
          "HTTP API connections answered 503 and closed over --http-max-connections.", m.http_connections_refused);
   single(out, "tracecol_http_timeouts_total", "counter",
          "HTTP API connections cut off by the request or idle timeout.", m.http_timeouts);
+  family(out, "tracecol_http_access_denied_total", "counter",
+         "HTTP API requests refused by the access policy (Host, Sec-Fetch-Site, CORS, token), by reason.");
+  for (const auto& [reason, n] : m.http_access_denied)
+    sample(out, "tracecol_http_access_denied_total", "reason=\"" + escape_label(reason) + "\"", n);
   single(out, "tracecol_http_stream_subscribers", "gauge", "GET /api/stream subscribers connected now.",
          m.stream_subscribers);
   family(out, "tracecol_http_stream_dropped_total", "counter",

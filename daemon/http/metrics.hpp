@@ -15,6 +15,7 @@
 
 #include "daemon/assembly/assembler.hpp"
 #include "daemon/export/fan_out.hpp"
+#include "daemon/http/access_refusal.hpp"
 #include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/ingest_counters.hpp"
 #include "daemon/store/trace_store.hpp"
@@ -57,6 +58,7 @@ struct ServerCounters {
   Counter connections_total{0};    // every accepted connection, the refused ones included
   Counter connections_refused{0};  // over --http-max-connections: answered 503 and closed
   Counter timeouts{0};             // connections cut by the request or idle timeout
+  std::array<Counter, access_refusal_count> access_denied{};  // requests the access policy refused, by reason
   Counter otlp_spans_received{0};  // spans in POST /v1/traces bodies that decoded, rejected ones included
   Counter otlp_spans_invalid{0};   // refused by the OTLP decoder (bad or missing ids, times, types)
   std::array<Counter, reject_reasons> otlp_spans_refused{};  // refused by the pipeline, by reason
@@ -85,14 +87,31 @@ struct MetricsSnapshot {
   std::uint64_t events_accepted = 0;
   std::vector<std::pair<std::string, std::uint64_t>> lines_rejected;  // (reason, count), every reason
   std::uint64_t partial_lines_dropped = 0;
+  std::uint64_t control_lines = 0;  // flush / hello: received, neither accepted nor rejected
+  std::uint64_t blank_lines = 0;    // not in lines_received
   std::uint64_t connections_active = 0;
   std::uint64_t connections_refused = 0;  // agent connections over --max-connections
   std::uint64_t connections_denied = 0;   // agent peers not in --allow-uid / --allow-gid
   std::uint64_t traces_completed = 0;
   std::uint64_t traces_timed_out = 0;
-  std::uint64_t traces_evicted = 0;
+  std::uint64_t traces_evicted_max_traces = 0;
+  std::uint64_t traces_evicted_max_bytes = 0;
+  std::uint64_t traces_sampled_out = 0;
+  std::uint64_t spans_accepted = 0;      // new spans (late ones included), merges not
+  std::uint64_t spans_merged = 0;
+  std::uint64_t spans_late = 0;
+  std::uint64_t spans_sampled_out = 0;
+  std::uint64_t spans_published = 0;     // inside trace records handed to the exporters
+  std::uint64_t spans_open = 0;          // gauge: in traces not exported yet
+  std::uint64_t spans_stored = 0;        // ever added to the store
+  std::uint64_t spans_evicted_max_traces = 0;
+  std::uint64_t spans_evicted_max_bytes = 0;
   std::uint64_t store_traces = 0;
   std::uint64_t store_bytes = 0;
+  std::uint64_t store_json_cache_traces = 0;  // GET /api/traces/{id} records cached (StoreCounters::json_cache_*)
+  std::uint64_t store_json_cache_bytes = 0;
+  std::uint64_t store_json_cache_hits = 0;
+  std::uint64_t store_json_cache_misses = 0;
   std::uint64_t store_spans = 0;
   std::vector<exporters::ExporterCounters> exporters;
   std::vector<std::pair<std::pair<std::string, unsigned>, std::uint64_t>> http_requests;
@@ -100,6 +119,7 @@ struct MetricsSnapshot {
   std::uint64_t http_connections_total = 0;
   std::uint64_t http_connections_refused = 0;
   std::uint64_t http_timeouts = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> http_access_denied;  // (reason, count), every reason
   std::uint64_t stream_subscribers = 0;
   std::uint64_t stream_dropped_slow_reader = 0;
   std::uint64_t otlp_spans_received = 0;

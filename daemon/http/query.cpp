@@ -35,6 +35,11 @@ const std::string* Target::param(std::string_view name) const {
 }
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  // Most paths and values hold nothing to decode: one copy instead of a push per byte
+  // (that loop was a tenth of a cached GET /api/traces/{id}'s user-space instructions).
+  if (s.find_first_of(plus_is_space ? std::string_view("%+\0", 3) : std::string_view("%\0", 2)) ==
+      std::string_view::npos)
+    return std::string(s);
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "daemon/http/api.hpp"
+#include "daemon/http/answer_write.hpp"
 #include "daemon/http/dispatch.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/sse_session.hpp"
@@ -45,11 +46,14 @@ struct HttpServer::State {
   std::mutex mutex;
   std::uint64_t next_session = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+  std::optional<AccessPolicy> policy;  // set by open(), once the listener (and its port) is known
 };
 
 namespace {
 
 using State = HttpServer::State;
+
+daemon::RateLimiter access_log(2);
 
 template <class Protocol>
 struct Session final : SessionBase, std::enable_shared_from_this<Session<Protocol>> {
@@ -74,6 +78,54 @@ struct SessionExit {
   }
 };
 
+std::string_view view(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+/** The access policy's verdict on a request head; a refusal is counted and logged (rate-limited). */
+template <class Protocol>
+AccessVerdict check_access(State& st, const beast::basic_stream<Protocol>& stream,
+                           const bhttp::request<bhttp::string_body>& req) {
+  auto target = parse_target(view(req.target()));
+  AccessRequest a;
+  a.method = view(req.method_string());
+  if (target.value) {
+    a.route = route(a.method, target.value->path).route;
+    a.token_param = target.value->param("token");
+  }
+  a.host = view(req[bhttp::field::host]);
+  a.origin = view(req[bhttp::field::origin]);
+  a.sec_fetch_site = view(req["Sec-Fetch-Site"]);
+  a.authorization = view(req[bhttp::field::authorization]);
+  a.cookie = view(req[bhttp::field::cookie]);
+  a.access_control_request_method = view(req[bhttp::field::access_control_request_method]);
+  AccessVerdict v = st.policy->check(a);
+  if (v.refusal) {
+    st.counters.access_denied[static_cast<std::size_t>(*v.refusal)].fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (access_log.allow(&suppressed)) {
+      // The route's label, never the target: a ?token= must not reach the log.
+      std::string peer = "unix";
+      if constexpr (std::is_same_v<Protocol, tcp>) {
+        boost::system::error_code ignored;
+        peer = stream.socket().remote_endpoint(ignored).address().to_string();
+      }
+      daemon::log(daemon::LogLevel::warn, "http: refused %.*s %.*s from %s: %.*s (%llu more suppressed)",
+                  static_cast<int>(a.method.size()), a.method.data(), static_cast<int>(route_label(a.route).size()),
+                  route_label(a.route).data(), peer.c_str(), static_cast<int>(to_string(*v.refusal).size()),
+                  to_string(*v.refusal).data(), static_cast<unsigned long long>(suppressed));
+    }
+  }
+  return v;
+}
+
+/** SO_LINGER 0 (close sends RST, drops unsent bytes) on TCP; nothing on a Unix socket. */
+template <class Protocol>
+void set_abortive_close(beast::basic_stream<Protocol>& stream, bool on) {
+  if constexpr (std::is_same_v<Protocol, tcp>) {
+    boost::system::error_code ignored;
+    stream.socket().set_option(net::socket_base::linger(on, 0), ignored);
+  }
+}
+
 template <class Protocol>
 net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session<Protocol>> s, std::uint64_t id) {
   SessionExit exit{st, id};
@@ -88,7 +140,11 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     s->stream.expires_after(st->options.request_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
     s->idle = false;
-    if (!ec && !parser.is_done()) {
+    // Decided on the head alone: a refused client never gets its body read (nor buffered).
+    std::optional<AccessVerdict> verdict;
+    if (!ec) verdict = check_access(*st, s->stream, parser.get());
+    const bool answered = verdict && verdict->answer;
+    if (!ec && !answered && !parser.is_done()) {
       // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on(bhttp::status::continue_, parser.get().version());
@@ -118,14 +174,20 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       res = error_response(431, "request headers too large");
     } else if (ec) {
       res = error_response(400, "malformed HTTP request");
+    } else if (answered) {
+      res = std::move(*verdict->answer);
+      // An unread body is still on the wire: the connection cannot carry another request.
+      close = !parser.is_done() || !parser.get().keep_alive() || st->stopping.load();
     } else if (auto stream_query = stream_query_of(parser.get(), st->context.stream.get(), st->stopping.load())) {
       // GET /api/stream: the connection becomes the stream; its body ends only at close.
       st->requests.add("stream", 200);
-      co_await run_sse(s, *st->context.stream, std::move(*stream_query), st->options.request_timeout);
+      co_await run_sse(s, *st->context.stream, std::move(*stream_query), st->options.request_timeout,
+                       std::move(verdict->headers));
       break;
     } else {
       DispatchContext dc{st->options, st->context, st->requests, st->stopping.load(), &st->counters};
       res = co_await dispatch(dc, parser.get(), label);
+      for (auto& h : verdict->headers) res.headers.push_back(std::move(h));
       close = !parser.get().keep_alive() || st->stopping.load();
     }
     bhttp::response<bhttp::string_body> out;
@@ -141,7 +203,13 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     // HEAD: the GET answer's headers (Content-Length included), no body.
     if (!ec && parser.get().method() == bhttp::verb::head) out.body().clear();
     s->stream.expires_after(st->options.request_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(s->stream, out, net::as_tuple(net::use_awaitable));
+    // A reader too slow for the timeout is reset, not closed: a graceful close would leave the
+    // kernel trickling the rest of the send buffer (megabytes) to it long after we gave up.
+    // The timer closes the socket itself, so the abortive linger is armed for the write only.
+    set_abortive_close(s->stream, true);
+    auto [wec, wn] = co_await write_answer(s->stream, out, res.shared_body,
+                                           !ec && parser.get().method() == bhttp::verb::head);
+    if (!wec) set_abortive_close(s->stream, false);
     st->requests.add(label, res.status);
     if (wec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     if (wec || close) break;
@@ -241,6 +309,9 @@ std::optional<std::string> HttpServer::open() {
       st.unix_acceptor.reset();
       return "http: cannot listen on " + listen + ": " + ec.message();
     }
+    AccessOptions access = st.options.access;
+    access.check_host = false;  // no browser reaches a Unix socket
+    st.policy.emplace(std::move(access));
     return std::nullopt;
   }
   const auto endpoint = parse_endpoint(listen);
@@ -253,6 +324,10 @@ std::optional<std::string> HttpServer::open() {
     st.tcp_acceptor.reset();
     return "http: cannot listen on " + listen + ": " + ec.message();
   }
+  AccessOptions access = st.options.access;
+  // Cookies are scoped by host, not port: two daemons on one host must not overwrite each other's.
+  access.cookie_name += "_" + std::to_string(a.local_endpoint(ec).port());
+  st.policy.emplace(std::move(access));
   return std::nullopt;
 }
 
@@ -266,6 +341,14 @@ std::string HttpServer::local_address() const {
   const auto address = endpoint.address();
   const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(endpoint.port());
+}
+
+bool HttpServer::exposed() const {
+  const State& st = *state_;
+  if (!st.tcp_acceptor) return false;
+  boost::system::error_code ec;
+  const auto endpoint = st.tcp_acceptor->local_endpoint(ec);
+  return !ec && !endpoint.address().is_loopback();
 }
 
 void HttpServer::start() {

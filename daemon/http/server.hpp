@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/http/access_policy.hpp"
 #include "daemon/http/metrics.hpp"
 #include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/batch_sink.hpp"
@@ -28,6 +29,7 @@ struct ServerOptions {
   std::size_t max_connections = 256;      // more get 503 and are closed
   protocol::DecodeOptions decode;         // POST /api/spans lines, like the socket's
   std::size_t max_line_bytes = 1u << 20;
+  AccessOptions access;                   // token, Host allowlist, CORS (access_policy.hpp)
 };
 
 /**
@@ -55,6 +57,8 @@ class HttpServer {
   std::optional<std::string> open();
   /** After open(): "127.0.0.1:43187" (the bound port) or "unix:/path". */
   std::string local_address() const;
+  /** After open(): true when bound to TCP on an address other than loopback (reachable by others). */
+  bool exposed() const;
   /** Starts accepting on the io_context. */
   void start();
   /**

@@ -2,16 +2,18 @@
 
 namespace tracecol::http {
 
-std::string_view sse_preamble() {
+std::string sse_preamble(const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   // HTTP/1.1 even to a 1.0 client: the framing is the same (the body ends at close).
-  return "HTTP/1.1 200 OK\r\n"
-         "Server: tracecol\r\n"
-         "Content-Type: text/event-stream\r\n"
-         "Cache-Control: no-cache\r\n"
-         "Connection: close\r\n"
-         "X-Accel-Buffering: no\r\n"
-         "\r\n"
-         ": tracecol stream\n\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\n"
+      "Server: tracecol\r\n"
+      "Content-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\n"
+      "Connection: close\r\n"
+      "X-Accel-Buffering: no\r\n";
+  // The names and values come from the access policy, never from the request unchecked.
+  for (const auto& [name, value] : extra_headers) head += name + ": " + value + "\r\n";
+  return head + "\r\n: tracecol stream\n\n";
 }
 
 const SseEvent& sse_keepalive() {

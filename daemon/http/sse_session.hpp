@@ -10,7 +10,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/http/query.hpp"
@@ -21,8 +23,11 @@ namespace tracecol::http {
 
 inline constexpr std::chrono::seconds sse_keepalive_interval{15};
 
-/** The response head and the stream's first comment, ": tracecol stream\n\n". */
-std::string_view sse_preamble();
+/**
+ * The response head and the stream's first comment, ": tracecol stream\n\n"; extra_headers
+ * (CORS, from the access policy) go in the head.
+ */
+std::string sse_preamble(const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
 /** ": keepalive\n\n", shared. */
 const SseEvent& sse_keepalive();
 
@@ -64,7 +69,8 @@ void on_wake(const std::shared_ptr<SseWaker<SessionPtr>>& w) {
  * bounds each write; a peer that lets it pass is counted as a slow reader.
  */
 template <class SessionPtr>
-net::awaitable<void> run_sse(SessionPtr s, StreamHub& hub, StreamQuery query, std::chrono::milliseconds write_timeout) {
+net::awaitable<void> run_sse(SessionPtr s, StreamHub& hub, StreamQuery query, std::chrono::milliseconds write_timeout,
+                             std::vector<std::pair<std::string, std::string>> extra_headers = {}) {
   using Clock = std::chrono::steady_clock;
   auto waker = std::make_shared<detail::SseWaker<SessionPtr>>(s);
   const auto ex = waker->timer.get_executor();
@@ -74,8 +80,9 @@ net::awaitable<void> run_sse(SessionPtr s, StreamHub& hub, StreamQuery query, st
   });
   waker->sub = sub;
 
+  const std::string preamble = sse_preamble(extra_headers);
   s->stream.expires_after(write_timeout);
-  auto [hec, hn] = co_await net::async_write(s->stream, net::buffer(sse_preamble()), net::as_tuple(net::use_awaitable));
+  auto [hec, hn] = co_await net::async_write(s->stream, net::buffer(preamble), net::as_tuple(net::use_awaitable));
   s->stream.expires_never();
   auto last_write = Clock::now();
   bool ok = !hec;

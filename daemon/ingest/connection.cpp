@@ -2,9 +2,11 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "daemon/log.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/json_merge.hpp"
 #include "protocol/text_bytes.hpp"
 
 namespace tracecol::ingest {
@@ -15,9 +17,20 @@ using daemon::LogLevel;
 // One limiter for the whole daemon: a flood of bad lines costs a few log lines a second.
 daemon::RateLimiter g_reject_log(5);
 
+/**
+ * Whether metadata may hold a top-level "peer.pid" / "peer.uid" of the agent's own: a cheap
+ * filter (the literal, or a \u00XX escape that could spell it) before the exact key scan.
+ */
+bool may_name_peer_key(std::string_view metadata) {
+  if (metadata.size() <= 2) return false;
+  return memmem(metadata.data(), metadata.size(), "peer.", 5) != nullptr ||
+         memmem(metadata.data(), metadata.size(), "\\u00", 4) != nullptr;
+}
+
 }  // namespace
 
-Connection::Connection(local_stream::socket socket, std::uint64_t id, ConnectionContext& context)
+Connection::Connection(local_stream::socket socket, std::uint64_t id, ConnectionContext& context,
+                       std::optional<PeerCred> peer)
     : socket_(std::move(socket)),
       strand_(net::make_strand(socket_.get_executor())),
       capacity_timer_(strand_),
@@ -25,7 +38,8 @@ Connection::Connection(local_stream::socket socket, std::uint64_t id, Connection
       id_(id),
       ctx_(context),
       framer_(context.max_line_bytes),
-      decoder_(context.decode) {
+      decoder_(context.decode),
+      peer_(peer) {
   ctx_.counters.connections_active.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -64,6 +78,7 @@ void Connection::arm_quiet_timer() {
 
 net::awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
+  bool drained = true;  // the last read came up short: the socket had nothing more then
   for (;;) {
     while (in_flight_ >= ctx_.max_batches_in_flight && !stopping_) {
       // Backpressure: the assembler is behind; stop reading until it catches up.
@@ -75,9 +90,24 @@ net::awaitable<void> Connection::read_loop() {
       if (std::chrono::steady_clock::now() >= stop_deadline_) break;
       arm_quiet_timer();
     }
-    auto space = framer_.prepare();
-    auto [ec, n] = co_await socket_.async_read_some(net::buffer(space.data(), space.size()),
-                                                     net::as_tuple(net::use_awaitable));
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (drained && framer_.buffered() == 0) {
+      // Between lines with the socket drained: wait for readability holding no buffer, so
+      // an idle agent costs no 64 KiB (10k idle agents: no 640 MiB). A busy agent never
+      // gets here: its reads fill the buffer, and the next read is speculative.
+      framer_.release();
+      auto [wait_ec] = co_await socket_.async_wait(local_stream::socket::wait_read, net::as_tuple(net::use_awaitable));
+      ec = wait_ec;
+    }
+    if (!ec) {
+      auto space = framer_.prepare();
+      auto [read_ec, read_n] = co_await socket_.async_read_some(net::buffer(space.data(), space.size()),
+                                                                 net::as_tuple(net::use_awaitable));
+      ec = read_ec;
+      n = read_n;
+      drained = n < space.size();
+    }
     ++read_generation_;
     if (timed) quiet_timer_.cancel();
     if (n > 0) on_bytes(n);
@@ -90,6 +120,7 @@ net::awaitable<void> Connection::read_loop() {
     daemon::log(LogLevel::debug, "conn %" PRIu64 ": dropped a partial line of %zu bytes at EOF", id_, partial);
   }
   submit_batch();
+  framer_.release();
   log_close();
   ctx_.readers_active.fetch_sub(1);
   // The connection stays alive (and the socket open for flushed replies) until every
@@ -99,6 +130,7 @@ net::awaitable<void> Connection::read_loop() {
 void Connection::on_bytes(std::size_t n) {
   ctx_.counters.bytes_received.fetch_add(n, std::memory_order_relaxed);
   decoder_.set_monotonic_offset_ns(ctx_.monotonic_offset_ns.load(std::memory_order_relaxed));
+  if (batch_.events.capacity() == 0) batch_.events.reserve(last_batch_events_);
   const std::uint64_t lines_before = line_number_;
   const std::uint64_t blank_before = framer_.blank_lines();
   framer_.commit(
@@ -123,6 +155,7 @@ void Connection::handle_line(std::string_view line) {
   }
   if (event.is_data()) {
     ++decoded_;
+    if (peer_) stamp_peer(event);
     return;
   }
   if (event.type == protocol::EventType::flush) {
@@ -130,6 +163,27 @@ void Connection::handle_line(std::string_view line) {
   }
   batch_.events.pop_back();
   ctx_.counters.control_lines.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Connection::stamp_peer(protocol::Event& event) const {
+  const auto stamp = [this](protocol::Span& span) {
+    span.has_peer = true;
+    span.peer_pid = peer_->pid;
+    span.peer_uid = peer_->uid;
+    // The kernel's word wins over the agent's: its own peer.* members would let it pose as
+    // another process, and would repeat a key once the daemon's are rendered.
+    if (span.has(protocol::field_metadata) && may_name_peer_key(span.metadata))
+      protocol::remove_json_members(span.metadata, {protocol::peer_pid_key, protocol::peer_uid_key});
+  };
+  switch (event.type) {
+    case protocol::EventType::span:
+    case protocol::EventType::span_start:
+    case protocol::EventType::span_end: stamp(event.span); break;
+    case protocol::EventType::trace:
+      for (protocol::Span& span : event.spans) stamp(span);
+      break;
+    default: break;
+  }
 }
 
 void Connection::reject(protocol::RejectReason reason, std::size_t length, std::size_t offset,
@@ -148,8 +202,10 @@ void Connection::reject(protocol::RejectReason reason, std::size_t length, std::
     // (an over-long line was never held whole, so it has none).
     char hash[24] = "-";
     if (!line.empty()) std::snprintf(hash, sizeof hash, "%016" PRIx64, protocol::fnv1a(line));
-    daemon::log(LogLevel::warn, "conn %" PRIu64 " line %" PRIu64 ": rejected (%.*s) at byte %zu, line length %zu, hash %s",
-                id_, line_number_, static_cast<int>(name.size()), name.data(), offset, length, hash);
+    daemon::log(LogLevel::warn, "conn %" PRIu64 " (pid %d uid %u) line %" PRIu64
+                ": rejected (%.*s) at byte %zu, line length %zu, fnv1a64 %s",
+                id_, peer_ ? static_cast<int>(peer_->pid) : -1, peer_ ? static_cast<unsigned>(peer_->uid) : 0u,
+                line_number_, static_cast<int>(name.size()), name.data(), offset, length, hash);
   }
 }
 
@@ -173,7 +229,8 @@ void Connection::submit_batch() {
   std::vector<FlushRequest> flushes = batch_.flushes;
   IngestBatch batch = std::move(batch_);
   batch_ = IngestBatch{};
-  batch_.events.reserve(data_events);
+  // Reserved when the next bytes arrive (on_bytes), not now: an idle connection holds nothing.
+  last_batch_events_ = data_events;
   ++in_flight_;
   const std::uint64_t seq = batch_seq_++;
   ctx_.sink.submit(std::move(batch), [self = shared_from_this(), seq, flushes = std::move(flushes), data_events](
@@ -190,6 +247,16 @@ void Connection::on_applied(std::uint64_t batch_seq, const std::vector<FlushRequ
   capacity_timer_.cancel();
   ctx_.counters.events_accepted.fetch_add(data_events - rejected.size(), std::memory_order_relaxed);
   for (const auto& r : rejected) ctx_.counters.reject(r.reason);
+  std::uint64_t suppressed = 0;
+  if (!rejected.empty() && daemon::log_enabled(LogLevel::warn) && g_reject_log.allow(&suppressed)) {
+    // The assembler refused decoded events (e.g. too many spans in a trace); their bytes are
+    // long gone, so a count and the reason it is.
+    const std::string_view name = protocol::to_string(rejected.back().reason);
+    daemon::log(LogLevel::warn, "conn %" PRIu64 " (pid %d uid %u): %zu event(s) of one read refused after decoding "
+                "(last: %.*s; %" PRIu64 " more rejection logs suppressed)", id_,
+                peer_ ? static_cast<int>(peer_->pid) : -1, peer_ ? static_cast<unsigned>(peer_->uid) : 0u,
+                rejected.size(), static_cast<int>(name.size()), name.data(), suppressed);
+  }
   for (const FlushRequest& flush : flushes) {
     // Batches are applied in order, so every earlier batch's assembler rejections are in
     // applied_rejected_; of this batch, only those before the flush line count.
@@ -234,7 +301,7 @@ void Connection::write_next() {
   writing_ = true;
   net::async_write(socket_, net::buffer(outbox_.front()),
                    net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                     self->outbox_.pop_front();
+                     self->outbox_.erase(self->outbox_.begin());
                      if (ec) {
                        self->outbox_.clear();  // the agent went away; nobody is left to read replies
                        self->writing_ = false;

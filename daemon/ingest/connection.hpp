@@ -6,13 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/ingest/batch_sink.hpp"
 #include "daemon/ingest/ingest_counters.hpp"
 #include "daemon/ingest/line_framer.hpp"
+#include "daemon/ingest/peer_cred.hpp"
 #include "daemon/net.hpp"
 #include "protocol/decoder.hpp"
 
@@ -34,13 +36,16 @@ struct ConnectionContext {
 /**
  * One accepted agent socket. Reads up to 64 KiB at a time into its LineFramer, decodes each
  * line with its own Decoder and hands each read's events to the BatchSink in one batch.
- * Answers flush lines once every earlier line is applied. Everything runs on the
- * connection's strand; the object lives (shared_ptr) until its last batch is applied and
- * its last reply written.
+ * Answers flush lines once every earlier line is applied. Every span it hands on carries
+ * the peer's pid and uid (has_peer). Everything runs on the connection's strand; the object
+ * lives (shared_ptr) until its last batch is applied and its last reply written. While the
+ * agent is idle between lines the connection holds no read buffer (see read_loop).
  */
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(local_stream::socket socket, std::uint64_t id, ConnectionContext& context);
+  /** peer: SO_PEERCRED read at accept; nullopt leaves spans without peer metadata. */
+  Connection(local_stream::socket socket, std::uint64_t id, ConnectionContext& context,
+             std::optional<PeerCred> peer = std::nullopt);
   ~Connection();
 
   void start();
@@ -54,6 +59,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<void> read_loop();
   void on_bytes(std::size_t n);
   void handle_line(std::string_view line);
+  void stamp_peer(protocol::Event& event) const;
   void reject(protocol::RejectReason reason, std::size_t length, std::size_t offset, std::string_view line);
   void submit_batch();
   void on_applied(std::uint64_t batch_seq, const std::vector<FlushRequest>& flushes, std::size_t data_events,
@@ -84,7 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<LastError> last_applied_error_;  // assembler, in line order
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
-  std::deque<std::string> outbox_;
+  std::optional<PeerCred> peer_;
+  std::size_t last_batch_events_ = 0;  // sizes the next batch's vector when bytes arrive
+  std::vector<std::string> outbox_;  // flushed replies; rare and short, and empty costs nothing
   bool writing_ = false;
 };
 

@@ -1,14 +1,17 @@
 #pragma once
 // Splits a byte stream into lines. The socket reads straight into the framer's buffer
 // (prepare/commit), so bytes are copied at most once: when a partial line is moved to
-// the front after a read. The buffer never grows past max_line_bytes + read_size.
+// the front after a read. The buffer never grows past max_line_bytes + read_size + 2, is
+// allocated on the first read (not per connection) and grows only while a long line is
+// being assembled; release() gives it back while no partial line is held, so an idle
+// connection costs no buffer at all.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
-#include <vector>
 
 namespace tracecol::ingest {
 
@@ -17,8 +20,14 @@ class LineFramer {
   /** max_line_bytes: longest accepted line (without '\n'); read_size: bytes per read. */
   LineFramer(std::size_t max_line_bytes, std::size_t read_size = 64 * 1024);
 
-  /** Writable space for the next read (read_size bytes). */
+  /** Writable space for the next read (read_size bytes); allocates or grows the buffer if needed. */
   std::span<char> prepare();
+
+  /** Frees the buffer when no partial line is held (an idle connection); prepare() brings it back. */
+  void release();
+
+  /** Bytes currently allocated for the buffer (0 after release()). */
+  std::size_t capacity() const { return cap_; }
 
   /**
    * Takes n bytes written into prepare()'s space and emits every complete line:
@@ -45,7 +54,8 @@ class LineFramer {
 
   std::size_t max_line_;
   std::size_t read_size_;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;  // uninitialised: a fresh buffer costs no page writes
+  std::size_t cap_ = 0;
   std::size_t begin_ = 0;  // first byte of the current (incomplete) line
   std::size_t end_ = 0;    // end of valid data
   bool skipping_ = false;  // inside an over-long line: drop bytes until '\n'
@@ -58,9 +68,9 @@ void LineFramer::commit(std::size_t n, OnLine&& on_line, OnTooLong&& on_too_long
   std::size_t scan = end_;
   end_ += n;
   while (scan < end_) {
-    const void* hit = std::memchr(buf_.data() + scan, '\n', end_ - scan);
+    const void* hit = std::memchr(buf_.get() + scan, '\n', end_ - scan);
     if (hit == nullptr) break;
-    const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(hit) - buf_.data());
+    const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(hit) - buf_.get());
     if (skipping_) {
       skipping_ = false;
       skipped_ = 0;
@@ -72,7 +82,7 @@ void LineFramer::commit(std::size_t n, OnLine&& on_line, OnTooLong&& on_too_long
       } else if (len == 0) {
         ++blank_;
       } else {
-        on_line(std::string_view(buf_.data() + begin_, len));
+        on_line(std::string_view(buf_.get() + begin_, len));
       }
     }
     begin_ = nl + 1;

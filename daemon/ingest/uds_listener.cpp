@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "daemon/ingest/fd_limit.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::ingest {
@@ -49,6 +50,13 @@ UdsListener::~UdsListener() { close(); }
 
 std::optional<std::string> UdsListener::open() {
   const std::string& path = options_.path;
+  // Each agent holds a descriptor; some go to files, HTTP and exporters besides.
+  const std::uint64_t fd_limit = raise_fd_limit();
+  if (fd_limit < options_.max_connections + 64) {
+    daemon::log(LogLevel::warn, "--max-connections %zu is above what the open-file limit (%" PRIu64 ") allows; "
+                "accepts will fail with EMFILE first (counted as accept errors, retried every 100ms)",
+                options_.max_connections, fd_limit);
+  }
   switch (probe_socket_path(path)) {
     case PathState::live_socket:
       return "another process (a running tracecol?) is listening on " + path + "; stop it or choose another --socket";
@@ -101,20 +109,18 @@ void UdsListener::stop(std::chrono::steady_clock::time_point read_deadline) {
   });
 }
 
-bool UdsListener::peer_allowed(local_stream::socket& socket) const {
+bool UdsListener::peer_allowed(const std::optional<PeerCred>& peer) const {
   if (options_.allow_uids.empty() && options_.allow_gids.empty()) return true;
-  ucred peer{};
-  socklen_t size = sizeof peer;
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return false;
+  if (!peer) return false;
   const auto listed = [](const std::vector<unsigned>& ids, unsigned id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
   };
-  if (listed(options_.allow_uids, peer.uid) || listed(options_.allow_gids, peer.gid)) return true;
+  if (listed(options_.allow_uids, peer->uid) || listed(options_.allow_gids, peer->gid)) return true;
   std::uint64_t suppressed = 0;
   if (denied_log.allow(&suppressed)) {
     daemon::log(LogLevel::warn, "refused a connection on %s from pid %d uid %u gid %u: not in --allow-uid / "
-                "--allow-gid (%" PRIu64 " more refusals not logged)", options_.path.c_str(), static_cast<int>(peer.pid),
-                static_cast<unsigned>(peer.uid), static_cast<unsigned>(peer.gid), suppressed);
+                "--allow-gid (%" PRIu64 " more refusals not logged)", options_.path.c_str(), static_cast<int>(peer->pid),
+                static_cast<unsigned>(peer->uid), static_cast<unsigned>(peer->gid), suppressed);
   }
   return false;
 }
@@ -135,7 +141,9 @@ net::awaitable<void> UdsListener::accept_loop() {
       co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
-    if (!peer_allowed(socket)) {
+    // One getsockopt per connection: it both gates the peer and names it on every span.
+    const std::optional<PeerCred> peer = read_peer_cred(socket.native_handle());
+    if (!peer_allowed(peer)) {
       ctx_.counters.connections_denied.fetch_add(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       socket.close(ignored);
@@ -149,11 +157,13 @@ net::awaitable<void> UdsListener::accept_loop() {
     }
     ctx_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t id = next_id_++;
-    auto connection = std::make_shared<Connection>(std::move(socket), id, ctx_);
+    auto connection = std::make_shared<Connection>(std::move(socket), id, ctx_, peer);
     {
       std::lock_guard lock(mutex_);
-      // Sweep entries of closed connections now and then so the map stays small.
-      if (connections_.size() > 2 * options_.max_connections) {
+      // Sweep entries of closed connections once they outnumber the live ones (amortised
+      // O(1) per accept). A stale weak_ptr pins its make_shared block, so the bound is on
+      // the live count, not on --max-connections (10k-connection caps would pin ~20k blocks).
+      if (connections_.size() > 64 + 2 * ctx_.counters.connections_active.load(std::memory_order_relaxed)) {
         std::erase_if(connections_, [](const auto& kv) { return kv.second.expired(); });
       }
       connections_.emplace(id, connection);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "daemon/ingest/connection.hpp"
+#include "daemon/ingest/peer_cred.hpp"
 #include "daemon/net.hpp"
 
 namespace tracecol::ingest {
@@ -54,8 +55,8 @@ class UdsListener {
 
  private:
   net::awaitable<void> accept_loop();
-  /** SO_PEERCRED against the allow lists (true when there are none); logs a refusal. */
-  bool peer_allowed(local_stream::socket& socket) const;
+  /** The peer's SO_PEERCRED against the allow lists (true when there are none); logs a refusal. */
+  bool peer_allowed(const std::optional<PeerCred>& peer) const;
   void stop_connections(std::chrono::steady_clock::time_point read_deadline);
 
   net::io_context& io_;

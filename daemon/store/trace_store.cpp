@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "protocol/encoder.hpp"
+
 namespace tracecol::store {
 
 using protocol::Trace;
@@ -21,6 +23,9 @@ struct TraceStore::Impl {
     std::uint64_t seq = 0;                 // insertion number: orders a run's traces
     std::string indexed_run;               // the run_id this entry is listed under
     std::list<TraceId>::iterator position; // in `order`
+    // get_json's record of this frozen trace is in json_cache. Set by a reader holding the
+    // shared lock and json_mu; read and cleared by the writer (exclusive lock).
+    bool json_cached = false;
   };
   struct StringHash {
     using is_transparent = void;
@@ -35,6 +40,23 @@ struct TraceStore::Impl {
   std::uint64_t next_seq = 0;
   EvictUnexported evict;
   StoreCounters counters;
+  // Rendered records of frozen traces, by id. Its own lock, not the store's: a cached
+  // GET never waits for the writer's batch (which holds the store lock throughout).
+  std::size_t max_json_bytes = 0;
+  std::mutex json_mu;  // json_cache and the json_cache_* counters
+  std::unordered_map<TraceId, std::shared_ptr<const std::string>, protocol::TraceIdHash> json_cache;
+
+  /** Writer only (exclusive lock): forgets the entry's cached record. */
+  void drop_json(Entry& e) {
+    if (!e.json_cached) return;
+    e.json_cached = false;
+    std::lock_guard cache(json_mu);
+    auto it = json_cache.find(*e.position);
+    if (it == json_cache.end()) return;
+    counters.json_cache_bytes -= it->second->capacity();
+    --counters.json_cache_traces;
+    json_cache.erase(it);
+  }
 
   void unindex_run(const Entry& e) {
     if (e.indexed_run.empty()) return;
@@ -44,13 +66,15 @@ struct TraceStore::Impl {
     if (it->second.empty()) by_run.erase(it);
   }
 
-  void evict_oldest(std::uint64_t& reason_counter) {
+  void evict_oldest(std::uint64_t& reason_counter, std::uint64_t& reason_spans) {
     const TraceId id = order.front();
     auto it = entries.find(id);
     Entry& e = it->second;
     ++reason_counter;
+    reason_spans += e.spans;
     counters.bytes -= e.bytes;
     counters.spans -= e.spans;
+    drop_json(e);
     unindex_run(e);
     order.pop_front();
     std::shared_ptr<Trace> trace = std::move(e.trace);
@@ -64,7 +88,8 @@ struct TraceStore::Impl {
   }
 
   /** The writable trace of an entry: exported and shared snapshots are copied first. */
-  static Trace* writable(Entry& e) {
+  Trace* writable(Entry& e) {
+    drop_json(e);  // whatever the caller changes, the cached record no longer says it
     // Someone (an exporter, a reader) holds the frozen snapshot: mutate a private copy.
     // Under the write lock nobody can take a new reference; one being dropped concurrently
     // only makes the count high, which costs a needless copy, never a shared mutation.
@@ -78,7 +103,15 @@ struct TraceStore::Impl {
   }
 };
 
-TraceStore::TraceStore(StoreLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {}
+TraceStore::TraceStore(StoreLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {
+  impl_->max_json_bytes = limits_.max_bytes / 2;
+}
+
+void TraceStore::set_max_json_bytes(std::size_t bytes) {
+  std::unique_lock lock(mutex_);
+  std::lock_guard cache(impl_->json_mu);
+  impl_->max_json_bytes = bytes;
+}
 TraceStore::~TraceStore() = default;
 
 void TraceStore::set_evict_callback(EvictUnexported callback) {
@@ -96,7 +129,7 @@ TraceStore::Transaction::~Transaction() {
   Impl& impl = *store_->impl_;
   // Over the byte bound: evict oldest first, but keep the newest trace whatever its size.
   while (impl.counters.bytes > store_->limits_.max_bytes && impl.entries.size() > 1) {
-    impl.evict_oldest(impl.counters.evicted_max_bytes);
+    impl.evict_oldest(impl.counters.evicted_max_bytes, impl.counters.spans_evicted_max_bytes);
   }
 }
 
@@ -123,10 +156,10 @@ bool TraceStore::Transaction::is_exported(const TraceId& id) const {
 Trace& TraceStore::Transaction::insert(const TraceId& id) {
   Impl& impl = *store_->impl_;
   // Precondition !contains(id); if broken, hand back the held trace rather than corrupt the order.
-  if (auto held = impl.entries.find(id); held != impl.entries.end()) return *Impl::writable(held->second);
+  if (auto held = impl.entries.find(id); held != impl.entries.end()) return *store_->impl_->writable(held->second);
   // Count bound: evict only entries older than the one inserted, so it is never the victim.
   while (impl.entries.size() >= store_->limits_.max_traces && !impl.order.empty()) {
-    impl.evict_oldest(impl.counters.evicted_max_traces);
+    impl.evict_oldest(impl.counters.evicted_max_traces, impl.counters.spans_evicted_max_traces);
   }
   impl.order.push_back(id);
   Impl::Entry& e = impl.entries[id];
@@ -147,6 +180,7 @@ void TraceStore::Transaction::add_bytes(const TraceId& id, std::ptrdiff_t delta,
   it->second.spans = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(it->second.spans) + spans_delta);
   impl.counters.bytes = static_cast<std::uint64_t>(static_cast<std::ptrdiff_t>(impl.counters.bytes) + delta);
   impl.counters.spans = static_cast<std::uint64_t>(static_cast<std::ptrdiff_t>(impl.counters.spans) + spans_delta);
+  if (spans_delta > 0) impl.counters.spans_inserted += static_cast<std::uint64_t>(spans_delta);
 }
 
 TracePtr TraceStore::Transaction::mark_exported(const TraceId& id) {
@@ -163,7 +197,7 @@ Trace* TraceStore::Transaction::thaw(const TraceId& id) {
   auto& entries = store_->impl_->entries;
   auto it = entries.find(id);
   if (it == entries.end()) return nullptr;
-  return Impl::writable(it->second);
+  return store_->impl_->writable(it->second);
 }
 
 void TraceStore::Transaction::refreeze(const TraceId& id) {
@@ -178,7 +212,7 @@ void TraceStore::Transaction::set_run_id(const TraceId& id, std::string_view run
   Impl::Entry& e = it->second;
   impl.unindex_run(e);
   e.indexed_run.assign(run_id);
-  Impl::writable(e)->run_id.assign(run_id);
+  store_->impl_->writable(e)->run_id.assign(run_id);
   auto run = impl.by_run.find(run_id);
   if (run == impl.by_run.end()) run = impl.by_run.emplace(e.indexed_run, Impl::RunTraces{}).first;
   run->second.emplace(e.seq, id);
@@ -229,8 +263,52 @@ std::vector<TracePtr> TraceStore::find(const TraceFilter& filter) const {
   return out;
 }
 
+std::shared_ptr<const std::string> TraceStore::get_json(const TraceId& id) const {
+  {
+    std::lock_guard cache(impl_->json_mu);
+    if (auto hit = impl_->json_cache.find(id); hit != impl_->json_cache.end()) {
+      ++impl_->counters.json_cache_hits;
+      return hit->second;
+    }
+  }
+  TracePtr trace;
+  std::size_t estimate = 0;
+  bool frozen = false;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = impl_->entries.find(id);
+    if (it == impl_->entries.end()) return nullptr;
+    const Impl::Entry& e = it->second;
+    frozen = e.exported;
+    trace = impl_->snapshot(e);
+    estimate = e.bytes + 64 * e.spans + 512;  // the record is about the span footprints' size
+  }
+  // Rendered outside the lock: a 50-span record takes tens of microseconds, which the
+  // writer (ingest) must not wait for.
+  auto json = std::make_shared<std::string>();
+  json->reserve(estimate);
+  protocol::append_trace_json(*json, *trace);
+  if (!frozen) return json;  // an open trace may change any moment: never cached
+  std::shared_lock lock(mutex_);
+  auto it = impl_->entries.find(id);
+  // Only onto the snapshot rendered: while we held it, any change made the writer copy
+  // the trace (writable()), so an equal pointer means an unchanged trace.
+  const bool unchanged = it != impl_->entries.end() && it->second.exported && it->second.trace == trace;
+  std::lock_guard cache(impl_->json_mu);
+  ++impl_->counters.json_cache_misses;
+  if (!unchanged || it->second.json_cached ||
+      impl_->counters.json_cache_bytes + json->capacity() > impl_->max_json_bytes)
+    return json;
+  it->second.json_cached = true;
+  impl_->json_cache.emplace(id, json);
+  impl_->counters.json_cache_bytes += json->capacity();
+  ++impl_->counters.json_cache_traces;
+  return json;
+}
+
 StoreCounters TraceStore::counters() const {
   std::shared_lock lock(mutex_);
+  std::lock_guard cache(impl_->json_mu);
   return impl_->counters;
 }
 

@@ -81,6 +81,16 @@ struct StoreCounters {
   std::uint64_t evicted_max_traces = 0; // traces evicted by --max-traces
   std::uint64_t evicted_max_bytes = 0;  // traces evicted by --max-store-bytes
   std::uint64_t evicted_open = 0;       // of those, still open (exported first by the callback)
+  // get_json's cache of frozen traces' JSON records (bounded by StoreLimits::max_json_bytes).
+  std::uint64_t json_cache_traces = 0;  // records held now
+  std::uint64_t json_cache_bytes = 0;   // their capacity, held now
+  std::uint64_t json_cache_hits = 0;    // get_json answered from the cache
+  std::uint64_t json_cache_misses = 0;  // get_json rendered a frozen trace (then cached it when room)
+  // Spans, for the accounting identity spans_inserted = spans + spans_evicted_max_traces
+  // + spans_evicted_max_bytes (docs/metrics.md). A merge adds no span.
+  std::uint64_t spans_inserted = 0;           // spans ever added to a held trace
+  std::uint64_t spans_evicted_max_traces = 0; // spans inside the traces evicted by --max-traces
+  std::uint64_t spans_evicted_max_bytes = 0;  // spans inside the traces evicted by --max-store-bytes
 };
 
 class TraceStore {
@@ -98,6 +108,12 @@ class TraceStore {
   TraceStore& operator=(const TraceStore&) = delete;
 
   void set_evict_callback(EvictUnexported callback);
+  /**
+   * Bound on get_json's cached records (their capacity), counted apart from max_bytes so
+   * a query never evicts a trace; default max_bytes / 2; 0 turns the cache off. Before
+   * the store is shared between threads.
+   */
+  void set_max_json_bytes(std::size_t bytes);
 
   /** Write access for one batch; holds the write lock until destroyed. Writer thread only. */
   class Transaction {
@@ -153,6 +169,14 @@ class TraceStore {
   std::vector<TracePtr> last(std::size_t n) const;
   /** Newest first, up to filter.limit; scans newest to oldest (only the run when run_id is set). */
   std::vector<TracePtr> find(const TraceFilter& filter) const;
+  /**
+   * The trace record append_trace_json writes (GET /api/traces/{id}), or nullptr when
+   * absent. A frozen (exported) trace's record is rendered once, outside the store lock,
+   * and shared until the trace changes (late span, run_id: the cache entry is dropped by
+   * the writer) or leaves the store; an open trace's is rendered on every call. The bytes
+   * are immutable: callers may keep and send them without copying.
+   */
+  std::shared_ptr<const std::string> get_json(const protocol::TraceId& id) const;
 
   StoreCounters counters() const;
   const StoreLimits& limits() const { return limits_; }

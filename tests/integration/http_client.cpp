@@ -47,7 +47,7 @@ bool HttpClient::send(const std::string& bytes) {
 
 std::optional<HttpResponse> HttpClient::request(const std::string& method, const std::string& target,
                                                 const std::string& body, const std::string& extra_headers) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers;
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers;
   if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   if (!send(req + "\r\n" + body)) return std::nullopt;
   return read_response();
@@ -141,7 +141,7 @@ void SseClient::close() {
 }
 
 int SseClient::open(const std::string& target, std::chrono::milliseconds timeout) {
-  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n";
+  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n";
   for (std::size_t at = 0; at < req.size();) {
     const ssize_t n = ::send(fd_, req.data() + at, req.size() - at, MSG_NOSIGNAL);
     if (n <= 0) return 0;

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -185,6 +186,11 @@ void HttpReceiver::accept_loop() {
     if (!listening_.load() || listen_fd_ != fd) continue;
     const int cfd = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (cfd < 0) continue;
+    if (read_rate_.load() > 0) {
+      // The kernel doubles it and keeps a floor; a few KiB still stall the sender soon.
+      const int small = 2048;
+      ::setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     timeval tv{0, io_wait_ms * 1000};
     ::setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     auto c = std::make_shared<Connection>();
@@ -212,11 +218,29 @@ void HttpReceiver::serve(const std::shared_ptr<Connection>& c) {
   }
   std::string buf;
   char chunk[65536];
+  // At a set read rate, each read takes only what the budget since the last read allows.
+  auto last_read = std::chrono::steady_clock::now();
+  double budget = 0;
+  auto read_next = [&]() -> long {
+    const std::size_t rate = read_rate_.load();
+    if (rate == 0) return read_some(c->ssl, c->fd, chunk, sizeof chunk);
+    const auto now = std::chrono::steady_clock::now();
+    budget = std::min(budget + std::chrono::duration<double>(now - last_read).count() * static_cast<double>(rate),
+                      static_cast<double>(rate));
+    last_read = now;
+    if (budget < 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(io_wait_ms));  // a server's pacing, not a test wait
+      return timed_out;
+    }
+    const long n = read_some(c->ssl, c->fd, chunk, std::min(sizeof chunk, static_cast<std::size_t>(budget)));
+    if (n > 0) budget -= static_cast<double>(n);
+    return n;
+  };
   while (!stop()) {
     // The head, then Content-Length bytes of body.
     std::size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-      const long n = read_some(c->ssl, c->fd, chunk, sizeof chunk);
+      const long n = read_next();
       if (n == timed_out && !stop()) continue;
       if (n <= 0) goto done;
       buf.append(chunk, static_cast<std::size_t>(n));
@@ -227,19 +251,22 @@ void HttpReceiver::serve(const std::shared_ptr<Connection>& c) {
     if (auto it = req.headers.find("content-length"); it != req.headers.end()) length = std::strtoull(it->second.c_str(), nullptr, 10);
     const std::size_t total = head_end + 4 + length;
     while (buf.size() < total) {
-      const long n = read_some(c->ssl, c->fd, chunk, sizeof chunk);
+      const long n = read_next();
       if (n == timed_out && !stop()) continue;
       if (n <= 0) goto done;
       buf.append(chunk, static_cast<std::size_t>(n));
     }
     bytes_ += total;
     req.body = buf.substr(head_end + 4, length);
+    req.received_at = std::chrono::steady_clock::now();
     buf.erase(0, total);
     Reply reply;
     {
       std::lock_guard lock(mu_);
       const std::size_t index = count_++;
       if (script_) reply = script_(index, req);
+      req.replied = reply.never_answer ? 0 : reply.status;
+      if (reply.status >= 200 && reply.status < 300 && !reply.never_answer) ++ok_count_;
       if (keep_bodies_) requests_.push_back(std::move(req));
     }
     if (reply.never_answer) {
@@ -273,6 +300,13 @@ std::size_t HttpReceiver::request_count() const {
   std::lock_guard lock(mu_);
   return count_;
 }
+
+std::size_t HttpReceiver::ok_count() const {
+  std::lock_guard lock(mu_);
+  return ok_count_;
+}
+
+void HttpReceiver::read_rate(std::size_t bytes_per_second) { read_rate_.store(bytes_per_second); }
 
 std::vector<ReceivedRequest> HttpReceiver::requests() const {
   std::lock_guard lock(mu_);

@@ -2,9 +2,11 @@
 // A scriptable HTTP/1.1 receiver for exporter tests: 127.0.0.1 on a free port, plain or
 // TLS (OpenSSL, a PEM cert + key), keep-alive, one thread per connection. Each request
 // is recorded and answered by a script; it can stop listening (connects are refused)
-// and start again on the same port. Not a general server: Content-Length bodies only.
+// and start again on the same port, read at a crawl (bytes per second) or hold requests
+// unanswered. Not a general server: Content-Length bodies only.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -24,6 +26,8 @@ struct ReceivedRequest {
   std::string target;
   std::map<std::string, std::string> headers;  // lowercase names
   std::string body;
+  std::chrono::steady_clock::time_point received_at;  // when the whole request was read
+  unsigned replied = 0;  // the status the script answered with; 0 when it never answered
 };
 
 /** The answer to one request. */
@@ -59,6 +63,15 @@ class HttpReceiver {
   std::size_t request_count() const;
   std::vector<ReceivedRequest> requests() const;
   std::uint64_t bytes_received() const { return bytes_.load(); }
+  /** Requests whose script answer was 2xx (what the sender may count as delivered). */
+  std::size_t ok_count() const;
+
+  /**
+   * Reads every connection at most bytes_per_second (0: as fast as it can), with a small
+   * receive buffer on connections accepted from now on, so a sender's writes stall
+   * instead of filling kernel buffers. Takes effect at the next read.
+   */
+  void read_rate(std::size_t bytes_per_second);
 
   /** Closes the listening socket and every connection: connects are refused from now on. */
   void stop_listening();
@@ -80,9 +93,11 @@ class HttpReceiver {
   std::atomic<bool> listening_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> bytes_{0};
+  std::atomic<std::size_t> read_rate_{0};
   mutable std::mutex mu_;
   Script script_;
   std::size_t count_ = 0;
+  std::size_t ok_count_ = 0;
   std::vector<ReceivedRequest> requests_;
   std::vector<std::shared_ptr<Connection>> connections_;
   std::vector<std::thread> threads_;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 
@@ -71,7 +72,9 @@ TEST_CASE("a span tree plus trace_end yields one NDJSON record with every field 
   CHECK(std::abs(num(s0, "duration_ms") - 142) < 0.51);
   CHECK(raw(s0, "inputs") == R"({"q":"hi"})");
   CHECK(raw(s0, "outputs") == R"({"a":1})");
-  CHECK(raw(s0, "metadata") == R"({"m":"v"})");
+  // The agent's metadata, then the daemon's peer keys (docs/security.md).
+  CHECK(raw(s0, "metadata") == R"({"m":"v","peer.pid":)" + std::to_string(::getpid()) + R"(,"peer.uid":)" +
+                                   std::to_string(::getuid()) + "}");
   CHECK(is_null(s0, "error"));
   CHECK_FALSE(s0.HasMember("orphan"));
   CHECK_FALSE(s0.HasMember("late"));

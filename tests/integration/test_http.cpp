@@ -162,7 +162,7 @@ TEST_CASE("wrong method, oversized body, bad target and huge headers get their s
 
   HttpClient big(h.port);
   // Only the header is sent: the limit is decided from Content-Length before any body byte.
-  REQUIRE(big.send("POST /api/spans HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"));
+  REQUIRE(big.send("POST /api/spans HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n"));
   auto too_big = big.read_response();
   REQUIRE(too_big);
   CHECK(too_big->status == 413);
@@ -179,7 +179,7 @@ TEST_CASE("a slow client is cut off by the request timeout while others are serv
   HttpDaemon h(dir, {"--http-timeout", "300ms"});
   HttpClient slow(h.port);
   REQUIRE(slow.connected());
-  REQUIRE(slow.send("GET /api/traces HTTP/1.1\r\nHost: t\r\n"));  // never finishes its header
+  REQUIRE(slow.send("GET /api/traces HTTP/1.1\r\nHost: localhost\r\n"));  // never finishes its header
   for (int i = 0; i < 5; ++i) {
     auto ok = h.get("/healthz");
     REQUIRE(ok);
@@ -226,7 +226,7 @@ TEST_CASE("connections over --http-max-connections get 503 and a body sent after
   CHECK(second.wait_eof());
 
   const std::string body = span_line(SpanSpec("d1", "1").run("run-d").at(t0, t0 + 1)) + trace_end_line("d1");
-  REQUIRE(first.send("POST /api/spans HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: " +
+  REQUIRE(first.send("POST /api/spans HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: " +
                      std::to_string(body.size()) + "\r\n\r\n"));
   auto go_on = first.read_response();
   REQUIRE(go_on);

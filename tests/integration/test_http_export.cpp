@@ -1,12 +1,14 @@
 // --export-http on the real daemon against a real local receiver (tests/integration/
-// http_receiver.*): retry after 503 + Retry-After, an outage, a 400, a receiver that
-// never answers, an OTLP round trip into a second daemon, and https with a private CA.
+// http_receiver.*): retry after 503 + Retry-After, a 400, an OTLP round trip into a
+// second daemon, and https with a private CA. Outages, slow and silent receivers and
+// exact drop accounting: test_fault_export.cpp.
 
 #include <doctest/doctest.h>
 
 #include <map>
 #include <set>
 
+#include "tests/integration/export_fixture.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/http_receiver.hpp"
@@ -14,59 +16,7 @@
 
 using namespace tracecol::integration;
 
-namespace {
-
-/** n complete traces (a root and a child each), ids base+1 .. base+n; their 32-hex ids. */
-std::vector<std::string> send_traces(const std::string& socket, int base, int n) {
-  SocketClient c(socket);
-  REQUIRE(c.connected());
-  std::string lines;
-  std::vector<std::string> ids;
-  for (int i = base + 1; i <= base + n; ++i) {
-    const std::string t = hex(static_cast<unsigned long long>(i), 8);
-    lines += span_line(SpanSpec(t, "a" + t.substr(4)).named("child").of_kind("TOOL"));
-    lines += span_line(SpanSpec(t, "b" + t.substr(4)).named("root").of_kind("AGENT"));
-    lines += trace_end_line(t);
-    ids.push_back(trace_hex(t));
-  }
-  REQUIRE(c.write_all(lines));
-  auto f = c.flush(1);
-  REQUIRE(f);
-  CHECK(f->rejected == 0);
-  return ids;
-}
-
-/** How many times each trace id arrived in the NDJSON bodies of requests answered 200. */
-std::map<std::string, int> arrivals(const HttpReceiver& r, const std::set<std::size_t>& refused) {
-  std::map<std::string, int> seen;
-  const auto reqs = r.requests();
-  for (std::size_t i = 0; i < reqs.size(); ++i) {
-    if (refused.count(i)) continue;
-    const NdjsonFile f = parse_ndjson(reqs[i].body);
-    for (const auto& rec : f.records) ++seen[str(rec, "trace_id")];
-  }
-  return seen;
-}
-
-bool exactly_once(const std::map<std::string, int>& seen, const std::vector<std::string>& ids) {
-  if (seen.size() != ids.size()) return false;
-  for (const auto& id : ids)
-    if (auto it = seen.find(id); it == seen.end() || it->second != 1) return false;
-  return true;
-}
-
-/** The exporter's exit line ("export-http http:HOST:PORT: queued=..."), or "". */
-std::string exporter_summary(const std::string& err) {
-  const std::size_t at = err.find(": queued=");
-  if (at == std::string::npos) return "";
-  return err.substr(at, err.find('\n', at) - at);
-}
-
-std::string url(const HttpReceiver& r, const std::string& scheme = "http", const std::string& host = "127.0.0.1") {
-  return scheme + "://" + host + ":" + std::to_string(r.port()) + "/v1/traces";
-}
-
-}  // namespace
+using namespace tracecol::integration::fixture;
 
 TEST_SUITE("http export") {
 TEST_CASE("503 with Retry-After on the first requests, then 200: every trace arrives exactly once") {
@@ -83,8 +33,8 @@ TEST_CASE("503 with Retry-After on the first requests, then 200: every trace arr
             "--export-http-header", "Authorization: Bearer topsecret-42"});
   REQUIRE(d.wait_ready());
   const auto ids = send_traces(d.socket_path(), 0, 20);
-  REQUIRE(wait_until([&] { return arrivals(r, {0, 1}).size() == ids.size(); }));
-  CHECK(exactly_once(arrivals(r, {0, 1}), ids));
+  REQUIRE(wait_until([&] { return arrivals(r).size() == ids.size(); }));
+  CHECK(exactly_once(arrivals(r), ids));
   const auto reqs = r.requests();
   REQUIRE(!reqs.empty());
   CHECK(reqs[0].headers.at("authorization") == "Bearer topsecret-42");
@@ -94,30 +44,6 @@ TEST_CASE("503 with Retry-After on the first requests, then 200: every trace arr
   CHECK(summary.find(" sent=20 ") != std::string::npos);
   CHECK(summary.find(" retried=0 ") == std::string::npos);  // the 503s were retried
   CHECK(d.err().find("topsecret") == std::string::npos);  // headers are never logged
-}
-
-TEST_CASE("receiver down for 10 s, then up: nothing is lost") {
-  TempDir dir;
-  HttpReceiver r;
-  r.stop_listening();
-  Daemon d(dir, dir.file("s.sock"),
-           {"--trace-linger", "50ms", "--export-http", url(r), "--export-http-format", "json",
-            "--export-http-max-delay", "20ms", "--log-level", "debug"});
-  REQUIRE(d.wait_ready());
-  const auto ids = send_traces(d.socket_path(), 100, 10);
-  // The daemon keeps retrying: wait for its retries to show, then keep the receiver down
-  // until 10 s have passed (the scenario itself is a 10 s outage).
-  const auto up_at = std::chrono::steady_clock::now() + 10s;
-  REQUIRE(wait_until([&] { return d.err().find("Connection refused; retry 2") != std::string::npos; }));
-  REQUIRE(wait_until([&] { return std::chrono::steady_clock::now() >= up_at; }, 20s, 200ms));
-  CHECK(r.request_count() == 0);
-  REQUIRE(r.start_listening());
-  REQUIRE(wait_until([&] { return arrivals(r, {}).size() == ids.size(); }));
-  CHECK(exactly_once(arrivals(r, {}), ids));
-  REQUIRE(d.terminate());
-  const std::string summary = exporter_summary(d.err());
-  CHECK(summary.find(" sent=10 ") != std::string::npos);
-  CHECK(summary.find(" gave_up=0 ") != std::string::npos);
 }
 
 TEST_CASE("400: the batch is dropped and counted as failed, never retried") {
@@ -137,38 +63,6 @@ TEST_CASE("400: the batch is dropped and counted as failed, never retried") {
   CHECK(summary.find(" retried=0 ") != std::string::npos);
   CHECK(summary.find(" requests=3 ") != std::string::npos);
   CHECK(d.err().find("HTTP 400") != std::string::npos);
-}
-
-TEST_CASE("a receiver that never answers: the timeout fires and the daemon stays healthy") {
-  TempDir dir;
-  HttpReceiver r;
-  r.script([](std::size_t, const ReceivedRequest&) {
-    Reply reply;
-    reply.never_answer = true;
-    return reply;
-  });
-  const std::string file = dir.file("out.ndjson");
-  HttpDaemon h(dir, {"--trace-linger", "50ms", "--export-file", file, "--export-http", url(r),
-                     "--export-http-timeout", "200ms", "--export-http-max-elapsed", "1s",
-                     "--export-http-max-delay", "20ms"});
-  send_traces(h.daemon.socket_path(), 300, 5);
-  REQUIRE(wait_until([&] { return r.request_count() >= 1; }));
-  // Ingest and the file exporter carry on while the HTTP exporter waits.
-  send_traces(h.daemon.socket_path(), 400, 5);
-  REQUIRE(wait_until([&] { return count_lines(file) == 10; }));
-  auto health = h.get("/healthz");
-  REQUIRE(health);
-  CHECK(health->status == 200);
-  // Each attempt ends by the request timeout; after the max elapsed time the batch is given up.
-  REQUIRE(wait_until([&] { return h.daemon.err().find("gave up after") != std::string::npos; }));
-  CHECK(h.daemon.err().find("timeout") != std::string::npos);
-  health = h.get("/healthz");
-  REQUIRE(health);
-  CHECK(health->status == 200);
-  auto status = h.daemon.terminate();
-  REQUIRE(status);
-  CHECK(exit_code(*status) == 0);
-  CHECK(exporter_summary(h.daemon.err()).find(" sent=0 ") != std::string::npos);
 }
 
 TEST_CASE("OTLP round trip: daemon A exports to daemon B's /v1/traces and B's record equals A's") {
@@ -245,7 +139,7 @@ TEST_CASE("https: verified against --export-http-ca-file, refused without it") {
             "--export-http-format", "json", "--export-http-max-delay", "20ms"});
   REQUIRE(d.wait_ready());
   const auto ids = send_traces(d.socket_path(), 600, 3);
-  REQUIRE(wait_until([&] { return arrivals(r, {}).size() == ids.size(); }));
-  CHECK(exactly_once(arrivals(r, {}), ids));
+  REQUIRE(wait_until([&] { return arrivals(r).size() == ids.size(); }));
+  CHECK(exactly_once(arrivals(r), ids));
 }
 }

@@ -12,12 +12,14 @@
 #include <optional>
 #include <string>
 
+#include "daemon/export/http/batch_body.hpp"
 #include "daemon/export/http/retry_policy.hpp"
 #include "daemon/export/http/url.hpp"
 
 namespace tracecol::exporters::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
+// The body gathers the batch's encoded records (batch_body.hpp) instead of copying them.
+using Request = boost::beast::http::request<BatchBody>;
 
 struct ClientOptions {
   Url url;

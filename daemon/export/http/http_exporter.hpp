@@ -25,10 +25,13 @@ struct HttpExporterStats {
   std::uint64_t traces_sent = 0;          // in a request answered 2xx
   std::uint64_t spans_sent = 0;
   std::uint64_t traces_failed = 0;        // in a request answered with a non-retryable status
+  std::uint64_t spans_failed = 0;
   std::uint64_t traces_dropped_queue = 0; // pushed out of the full queue (oldest first)
   std::uint64_t traces_dropped_gave_up = 0;  // still failing after max_elapsed
   std::uint64_t traces_dropped_shutdown = 0; // still queued or in flight at destruction
+  std::uint64_t spans_dropped = 0;        // inside the traces of all three drop reasons above
   std::uint64_t traces_pending = 0;       // queued now or in flight
+  std::uint64_t spans_pending = 0;
   std::uint64_t requests = 0;             // attempts made
   std::uint64_t requests_failed = 0;      // attempts that did not get a 2xx
   std::uint64_t traces_retried = 0;       // traces in attempts that repeated an earlier one
@@ -47,7 +50,7 @@ class HttpExporter final : public Exporter {
  public:
   /** nullptr and *error on a bad URL or TLS setup; starts the sender thread otherwise. */
   static std::unique_ptr<HttpExporter> create(HttpExporterOptions options, std::string* error);
-  /** Stops the sender (cutting an attempt in flight short); what is left counts as dropped. */
+  /** shutdown(), if it has not run yet. */
   ~HttpExporter() override;
 
   std::string_view name() const override { return name_; }
@@ -55,6 +58,14 @@ class HttpExporter final : public Exporter {
   /** Sends what is queued at once, waiting until it is sent or given up, at most drain_timeout. */
   void flush() override;
   std::uint64_t retried() const override { return retried_.load(std::memory_order_relaxed); }
+  /** Deliveries, failures, drops and pending traces from stats(): export_trace only queues. */
+  std::optional<Handoff> handoff() const override;
+  /**
+   * Stops the sender (cutting an attempt in flight short: connection closed, no answer
+   * read); what is left counts as dropped_shutdown. Logs the final counters once.
+   * Main thread, after the fan-out worker stopped calling export_trace / flush.
+   */
+  void shutdown() override;
 
   HttpExporterStats stats() const;
 
@@ -63,8 +74,11 @@ class HttpExporter final : public Exporter {
   void run();
   /** Sends one batch until it is accepted, rejected, given up or the exporter stops. */
   void send_batch(std::vector<Record>& batch);
-  Request build_request(const std::vector<Record>& batch) const;
+  /** Moves the batch's records into the request body (send_batch moves them back). */
+  Request build_request(std::vector<Record>& batch);
   bool wait_backoff(std::chrono::milliseconds delay);
+  /** Under mu_: keeps the sent records' buffers (up to max_batch_bytes) for export_trace. */
+  void keep_spares(std::vector<Record>& batch);
 
   HttpExporterOptions options_;
   std::unique_ptr<HttpClient> client_;
@@ -72,6 +86,8 @@ class HttpExporter final : public Exporter {
   std::string name_;
   std::string content_type_;
   std::string encode_buffer_;  // fan-out worker only
+  std::vector<std::string> spare_;  // guarded by mu_: sent records' buffers for export_trace to reuse
+  std::size_t spare_bytes_ = 0;     // guarded by mu_: their capacity, at most max_batch_bytes
   std::mt19937_64 rng_;        // sender thread only
 
   mutable std::mutex mu_;
@@ -80,6 +96,8 @@ class HttpExporter final : public Exporter {
   RecordQueue queue_;
   bool in_flight_ = false;
   std::uint64_t in_flight_traces_ = 0;
+  std::uint64_t in_flight_spans_ = 0;
+  bool shut_down_ = false;  // main thread only
   bool flushing_ = false;
   bool stop_ = false;
   HttpExporterStats stats_;

@@ -5,8 +5,10 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "tests/integration/cli/tracectl_process.hpp"
@@ -113,6 +115,44 @@ TEST_CASE("send takes the socket from TRACECOL_SOCKET") {
   ::unsetenv("TRACECOL_SOCKET");
   CHECK(r.code == 0);
   CHECK(r.out == "accepted 3, rejected 0\n");
+}
+
+TEST_CASE("ls, get and tree send the bearer token of --token-file or TRACECOL_HTTP_TOKEN_FILE") {
+  TempDir dir;
+  const std::string token_file = dir.file("token");
+  {
+    std::ofstream(token_file) << "s3cret-t0ken\n";
+  }
+  ::chmod(token_file.c_str(), 0600);
+  HttpDaemon h(dir, {"--http-token-file", token_file});
+  REQUIRE(run_tracectl(dir, {"--socket=" + h.daemon.socket_path(), "send"}, one_trace("70c3", "r")).code == 0);
+  const std::string id = trace_hex("70c3");
+
+  const auto refused = run_tracectl(dir, {http_flag(h), "ls"});
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("HTTP 401") != std::string::npos);
+  CHECK(refused.err.find("s3cret") == std::string::npos);
+
+  const auto ls = run_tracectl(dir, {http_flag(h), "--token-file", token_file, "ls"});
+  INFO(ls.err);
+  CHECK(ls.code == 0);
+  CHECK(ls.out.find(id) != std::string::npos);
+  CHECK(run_tracectl(dir, {http_flag(h), "--token-file", token_file, "tree", id}).code == 0);
+
+  ::setenv("TRACECOL_HTTP_TOKEN_FILE", token_file.c_str(), 1);
+  const auto get = run_tracectl(dir, {http_flag(h), "get", id, "--raw"});
+  ::unsetenv("TRACECOL_HTTP_TOKEN_FILE");
+  CHECK(get.code == 0);
+  CHECK(get.out.find(id) != std::string::npos);
+
+  const std::string wrong = dir.file("wrong");
+  std::ofstream(wrong) << "not-the-token";
+  const auto bad = run_tracectl(dir, {http_flag(h), "--token-file", wrong, "ls"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("HTTP 401") != std::string::npos);
+  const auto missing = run_tracectl(dir, {http_flag(h), "--token-file", dir.file("absent"), "ls"});
+  CHECK(missing.code != 0);
+  CHECK(missing.err.find("--token-file") != std::string::npos);
 }
 
 TEST_CASE("get and tree exit 3 for a trace that is not there, 1 for a malformed id") {

@@ -3,6 +3,7 @@
 // being away, arriving late and restarting; many threads deliver exact counts.
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -87,7 +88,9 @@ TEST_CASE("spans reach the daemon's NDJSON file and GET /api/traces with every f
   CHECK(str(spans[0], "kind") == "AGENT");
   CHECK(is_null(spans[0], "parent_id"));
   CHECK(raw(spans[0], "inputs") == R"({"task":"say \"hi\"\n"})");
-  CHECK(raw(spans[0], "metadata") == R"({"model":"m-1"})");
+  // The agent's metadata, then the daemon's peer keys (docs/security.md).
+  CHECK(raw(spans[0], "metadata") == R"({"model":"m-1","peer.pid":)" + std::to_string(::getpid()) +
+                                         R"(,"peer.uid":)" + std::to_string(::getuid()) + "}");
   CHECK(str(spans[1], "name") == "llm.complete");
   CHECK(str(spans[1], "kind") == "LLM");
   CHECK(str(spans[1], "parent_id") == str(spans[0], "span_id"));

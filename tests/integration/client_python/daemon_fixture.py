@@ -185,5 +185,14 @@ def full_hex(h: str, width: int) -> str:
     return h.lower().rjust(width, "0")
 
 
+def without_peer(metadata: Dict[str, Any]) -> Dict[str, Any]:
+    """A socket span's metadata less the daemon's "peer.pid" / "peer.uid" (docs/security.md),
+    which must name this process: the exporters under test send from it."""
+    rest = dict(metadata)
+    assert rest.pop("peer.pid", None) == os.getpid(), metadata
+    assert rest.pop("peer.uid", None) == os.getuid(), metadata
+    return rest
+
+
 def epoch_of_monotonic(t: float) -> float:
     return t + (time.time() - time.monotonic())

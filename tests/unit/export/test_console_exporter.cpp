@@ -110,6 +110,36 @@ TEST_SUITE("export.console") {
     CHECK(text.find('\x07') == std::string::npos);
   }
 
+  TEST_CASE("neutralises every agent string: names, errors and the run id") {
+    auto t = seed_trace();
+    t.run_id = "run\x1b]0;owned\x07-42";                       // OSC: set the window title
+    t.spans[1].name = "llm\xc2\x9b" "31mred";                   // U+009B: the one-byte CSI, as UTF-8
+    t.spans[2].name = "agent\x9b" "2J\xff.run";                 // not UTF-8: raw 8-bit CSI and 0xff
+    t.spans[0].name = "tool\xe2\x80\xae" "hctef\x7f";          // U+202E right-to-left override, DEL
+    t.spans[0].fields |= protocol::field_error;
+    t.spans[0].error = "\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\ \r\b";  // OSC 8 hyperlink, CR, BS
+    const auto text = render(t);
+    for (unsigned char c : text) {
+      INFO("byte " << static_cast<unsigned>(c));
+      CHECK((c == '\n' || (c >= 0x20 && c != 0x7f)));
+    }
+    CHECK(text.find("\xc2\x9b") == std::string::npos);
+    CHECK(text.find("\xe2\x80\xae") == std::string::npos);
+    CHECK(text.find("run_id=run\\x1b]0;owned\\x07-42") != std::string::npos);
+    CHECK(text.find("llm\\x9b31mred") != std::string::npos);
+    CHECK(text.find("agent\xef\xbf\xbd" "2J\xef\xbf\xbd.run") != std::string::npos);
+    CHECK(text.find("tool\\u202ehctef\\x7f") != std::string::npos);
+    CHECK(text.find("ERROR: \\x1b]8;;http://evil\\x1b\\click") != std::string::npos);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 4);
+    // Printable text, including multi-byte UTF-8, passes unchanged.
+    std::string safe;
+    append_terminal_safe(safe, "llm \xe2\x86\x92 tool \xf0\x9f\x94\xa7 caf\xc3\xa9");
+    CHECK(safe == "llm \xe2\x86\x92 tool \xf0\x9f\x94\xa7 caf\xc3\xa9");
+    safe.clear();
+    append_terminal_safe(safe, "\xed\xa0\x80|\xc0\xaf|\xf4\x90\x80\x80|\xe2\x82");  // surrogate, overlong, > U+10FFFF, cut short
+    CHECK(safe.find_first_not_of("|\xef\xbf\xbd") == std::string::npos);
+  }
+
   TEST_CASE("writes each trace whole through the fan-out, and fails on a bad fd") {
     Pipe p;
     FanOut fan;

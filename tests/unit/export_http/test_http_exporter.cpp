@@ -148,6 +148,48 @@ TEST_SUITE("export http exporter") {
     CHECK(r.request_count() == 1);
   }
 
+  TEST_CASE("handoff splits every queued trace into delivered, failed, dropped or pending; shutdown settles the rest") {
+    HttpReceiver r;
+    r.script([](std::size_t i, const auto&) {
+      Reply reply;
+      if (i == 1) reply.status = 400;
+      reply.never_answer = i >= 2;
+      return reply;
+    });
+    auto o = options_for(r);
+    o.max_batch_traces = 1;
+    o.max_delay = 1ms;
+    o.timeout = std::chrono::hours(1);  // the third request hangs until shutdown
+    o.queue.max_traces = 3;
+    auto e = make_exporter(o);
+    e->export_trace(numbered_trace(0));  // delivered
+    REQUIRE(eventually([&] { return e->stats().traces_sent == 1; }));
+    e->export_trace(numbered_trace(1));  // 400: failed
+    REQUIRE(eventually([&] { return e->stats().traces_failed == 1; }));
+    e->export_trace(numbered_trace(2));  // hangs in flight
+    REQUIRE(eventually([&] { return r.request_count() == 3; }));
+    for (std::uint64_t n = 3; n < 7; ++n) e->export_trace(numbered_trace(n));  // 4 into a queue of 3: one dropped
+    auto h = e->handoff();
+    REQUIRE(h);
+    CHECK(h->traces_delivered == 1);
+    CHECK(h->traces_failed == 1);
+    CHECK(h->traces_dropped == 1);
+    CHECK(h->traces_pending == 4);  // 3 queued + 1 in flight
+    const auto spans = numbered_trace(0).spans.size();
+    CHECK(h->spans_delivered == spans);
+    CHECK(h->spans_pending == 4 * spans);
+    e->shutdown();  // returns at once: the hung request is cut short
+    h = e->handoff();
+    REQUIRE(h);
+    CHECK(h->traces_pending == 0);
+    CHECK(h->spans_pending == 0);
+    CHECK(h->traces_dropped == 5);
+    CHECK(h->spans_dropped == 5 * spans);
+    CHECK(h->traces_delivered + h->traces_failed + h->traces_dropped == 7);
+    CHECK(e->stats().traces_dropped_shutdown == 4);
+    e->shutdown();  // idempotent; the destructor calls it again
+  }
+
   TEST_CASE("rejects a bad URL and an unreadable CA file at creation") {
     std::string error;
     eh::HttpExporterOptions o;

@@ -123,7 +123,9 @@ TEST_SUITE("http api") {
     CHECK(ok.status == 200);
     std::string expected;
     protocol::append_trace_json(expected, *s.get(tid(5)));
-    CHECK(ok.body == expected);
+    REQUIRE(ok.shared_body != nullptr);  // the store's cached record, sent uncopied
+    CHECK(*ok.shared_body == expected);
+    CHECK(http::get_trace(s, tid(5).hex()).shared_body == ok.shared_body);
     auto missing = http::get_trace(s, tid(6).hex());
     CHECK(missing.status == 404);
     CHECK(missing.body == "{\"error\":\"trace not found\"}");

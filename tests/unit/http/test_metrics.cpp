@@ -78,7 +78,8 @@ TEST_SUITE("http metrics") {
     CHECK(has_line(text, "tracecol_connections_active 2"));
     CHECK(has_line(text, "tracecol_traces_completed_total 4"));
     CHECK(has_line(text, "tracecol_traces_timed_out_total 1"));
-    CHECK(has_line(text, "tracecol_traces_evicted_total 3"));
+    CHECK(has_line(text, "tracecol_traces_evicted_total{reason=\"max_traces\"} 2"));
+    CHECK(has_line(text, "tracecol_traces_evicted_total{reason=\"max_bytes\"} 1"));
     CHECK(has_line(text, "tracecol_store_traces 5"));
     CHECK(has_line(text, "tracecol_store_bytes 2048"));
     CHECK(has_line(text, "tracecol_store_spans 17"));
@@ -265,5 +266,92 @@ TEST_SUITE("http metrics strict reader") {
       INFO(text);
       CHECK_FALSE(prom::parse(text).errors.empty());
     }
+  }
+}
+
+TEST_SUITE("http metrics: accounting") {
+  TEST_CASE("the accounting families carry the counters they name") {
+    ingest::IngestCounters ingest;
+    ingest.lines_received = 20;
+    ingest.events_accepted = 14;
+    ingest.control_lines = 3;
+    ingest.lines_blank = 2;
+    ingest.reject(protocol::RejectReason::bad_kind, 3);
+    http::MetricsSources sources;
+    sources.ingest = &ingest;
+    sources.assembler = [] {
+      assembly::AssemblerCounters a;
+      a.spans_accepted = 30;
+      a.spans_merged = 4;
+      a.spans_late = 2;
+      a.spans_sampled_out = 5;
+      a.spans_published = 21;
+      a.spans_open = 4;
+      a.traces_sampled_out = 2;
+      return a;
+    };
+    sources.store = [] {
+      store::StoreCounters s;
+      s.spans = 22;
+      s.spans_inserted = 30;
+      s.spans_evicted_max_traces = 6;
+      s.spans_evicted_max_bytes = 2;
+      return s;
+    };
+    sources.exporters = [] {
+      exporters::ExporterCounters e;
+      e.name = "http";
+      e.spans_published = 21;
+      e.spans_sent = 10;
+      e.spans_failed = 1;
+      e.spans_dropped = 9;  // 3 queue_full + 2 shutdown + 4 inside the exporter
+      e.spans_dropped_queue_full = 3;
+      e.spans_dropped_shutdown = 2;
+      e.spans_pending = 1;
+      exporters::ExporterCounters s;
+      s.name = "stream";
+      s.spans_published = 25;
+      s.lone_spans_published = 4;
+      s.spans_sent = 25;
+      return std::vector<exporters::ExporterCounters>{e, s};
+    };
+    const std::string text = http::format_prometheus(http::read_metrics(sources, {}));
+    const prom::Exposition x = prom::parse(text);
+    INFO(errors_of(x));
+    CHECK(x.errors.empty());
+    CHECK(x.value("tracecol_control_lines_total") == 3.0);
+    CHECK(x.value("tracecol_blank_lines_total") == 2.0);
+    CHECK(x.value("tracecol_spans_accepted_total") == 30.0);
+    CHECK(x.value("tracecol_spans_merged_total") == 4.0);
+    CHECK(x.value("tracecol_spans_late_total") == 2.0);
+    CHECK(x.value("tracecol_spans_sampled_out_total") == 5.0);
+    CHECK(x.value("tracecol_spans_published_total") == 21.0);
+    CHECK(x.value("tracecol_spans_open") == 4.0);
+    CHECK(x.value("tracecol_traces_sampled_out_total") == 2.0);
+    CHECK(x.value("tracecol_spans_stored_total") == 30.0);
+    CHECK(x.value("tracecol_spans_evicted_total", {{"reason", "max_traces"}}) == 6.0);
+    CHECK(x.value("tracecol_spans_evicted_total", {{"reason", "max_bytes"}}) == 2.0);
+    const prom::Labels http{{"exporter", "http"}};
+    CHECK(x.value("tracecol_exporter_published_spans_total", http) == 21.0);
+    CHECK(x.value("tracecol_exporter_sent_spans_total", http) == 10.0);
+    CHECK(x.value("tracecol_exporter_pending_spans", http) == 1.0);
+    CHECK(x.value("tracecol_exporter_live_spans_total", {{"exporter", "stream"}}) == 4.0);
+    auto dropped = [&](const char* exporter, const char* reason) {
+      return x.value("tracecol_exporter_dropped_spans_total", {{"exporter", exporter}, {"reason", reason}}).value_or(-1);
+    };
+    CHECK(dropped("http", "queue_full") == 3.0);
+    CHECK(dropped("http", "shutdown") == 2.0);
+    CHECK(dropped("http", "failed") == 1.0);
+    CHECK(dropped("http", "in_exporter") == 4.0);
+    CHECK(dropped("stream", "in_exporter") == 0.0);  // every reason, always present
+    for (const char* family : {"tracecol_control_lines_total", "tracecol_spans_evicted_total",
+                               "tracecol_exporter_dropped_spans_total", "tracecol_spans_open"}) {
+      INFO(family);
+      const prom::Family* f = x.family(family);
+      REQUIRE(f != nullptr);
+      CHECK_FALSE(f->help.empty());
+    }
+    CHECK(x.family("tracecol_spans_open")->type == "gauge");
+    CHECK(x.family("tracecol_exporter_pending_spans")->type == "gauge");
   }
 }

@@ -142,6 +142,36 @@ TEST_SUITE("line framer") {
     CHECK(f.partial == 0);
   }
 
+  TEST_CASE("holds no buffer until the first read, grows for a long line and gives it back between lines") {
+    LineFramer framer(1 << 20, 4096);
+    CHECK(framer.capacity() == 0);
+    std::vector<std::string> lines;
+    auto feed = [&](const std::string& bytes) {
+      for (std::size_t pos = 0; pos < bytes.size();) {
+        auto space = framer.prepare();
+        std::size_t n = std::min(space.size(), bytes.size() - pos);
+        std::memcpy(space.data(), bytes.data() + pos, n);
+        pos += n;
+        framer.commit(n, [&](std::string_view line) { lines.emplace_back(line); }, [](std::size_t) {});
+      }
+    };
+    feed("short\n");
+    CHECK(framer.capacity() == 4096);
+    framer.release();
+    CHECK(framer.capacity() == 0);
+    const std::string long_line(100000, 'y');
+    feed(long_line.substr(0, 50000));
+    framer.release();  // a partial line is held: the buffer stays
+    CHECK(framer.capacity() >= 50000);
+    feed(long_line.substr(50000) + "\nnext\n");
+    CHECK(framer.capacity() <= (1u << 20) + 2 + 4096);
+    framer.release();
+    CHECK(framer.capacity() == 0);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[1] == long_line);
+    CHECK(lines[2] == "next");
+  }
+
   TEST_CASE("never offers more than the read size to write into") {
     LineFramer framer(100, 64);
     CHECK(framer.prepare().size() == 64);

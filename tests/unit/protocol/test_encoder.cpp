@@ -2,6 +2,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdio>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -78,6 +79,21 @@ TEST_SUITE("encoder") {
       std::string out;
       append_json_string(out, std::string_view(mixed).substr(cut));
       CHECK(out == reference(std::string_view(mixed).substr(cut)));
+    }
+    // Dense and random escapes at every length around the block sizes: the growth path
+    // (controls expand 6x) and the block / tail boundaries, appended after existing text.
+    std::mt19937 rng(7);
+    const std::string alphabet = std::string("ab\"\\\n\x01\x1f\x7f\xc3 ") + '\0';
+    for (std::size_t len = 0; len < 80; ++len) {
+      for (int round = 0; round < 20; ++round) {
+        std::string s;
+        for (std::size_t i = 0; i < len; ++i)
+          s += round == 0 ? '\x02' : alphabet[rng() % alphabet.size()];
+        std::string out = "prefix";
+        append_json_string(out, s);
+        INFO("length " << len << " round " << round);
+        CHECK(out == "prefix" + reference(s));
+      }
     }
   }
 
