@@ -3,7 +3,9 @@
 // each trace closed by trace_end. Shared so every bench measures the same bytes.
 
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 namespace tracecol::bench {
 
@@ -45,5 +47,36 @@ inline std::string make_stream(int first_trace, int traces, std::size_t* span_li
   }
   return out;
 }
+
+/**
+ * One trace's lines with its trace id patched in: a memcpy per trace instead of a
+ * snprintf per line (the senders of bench/http_query and bench/overload).
+ */
+class TraceTemplate {
+ public:
+  TraceTemplate() {
+    std::size_t lines = 0, bytes = 0;
+    text_ = make_stream(0, 1, &lines, &bytes);
+    spans_ = lines;
+    const std::string key = "\"trace_id\":\"";
+    for (std::size_t at = text_.find(key); at != std::string::npos; at = text_.find(key, at + 1))
+      offsets_.push_back(at + key.size());
+  }
+  void append(std::string& out, unsigned long long id) const {
+    const std::size_t at = out.size();
+    out += text_;
+    char hex[40];
+    std::snprintf(hex, sizeof hex, "%032llx", id);
+    for (std::size_t o : offsets_) std::memcpy(&out[at + o], hex, 32);
+  }
+  std::size_t spans() const { return spans_; }      // span lines per trace
+  std::size_t lines() const { return spans_ + 1; }  // and its trace_end
+  std::size_t bytes() const { return text_.size(); }
+
+ private:
+  std::string text_;
+  std::vector<std::size_t> offsets_;
+  std::size_t spans_ = 0;
+};
 
 }  // namespace tracecol::bench

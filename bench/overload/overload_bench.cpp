@@ -21,25 +21,12 @@
 #include <vector>
 
 #include "bench/overload/overload_driver.hpp"
+#include "tests/support/loopback_port.hpp"
 
 namespace ol = tracecol::bench::overload;
 using namespace std::chrono_literals;
 
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 /** One HTTP/1.0 GET on loopback; the body, or "" on failure. */
 std::string http_get(int port, const std::string& target) {
@@ -68,7 +55,7 @@ struct Daemon {
 
   Daemon(const std::string& binary, const std::string& dir, std::vector<std::string> args) {
     socket = dir + "/tracecol.sock";
-    port = free_port();
+    port = tracecol::testing::unused_loopback_port();
     args.insert(args.begin(), {binary, "--socket", socket, "--http-listen", "127.0.0.1:" + std::to_string(port),
                                "--log-level", "warn"});
     const std::string log = dir + "/daemon.log";
@@ -176,7 +163,7 @@ int main(int argc, char** argv) {
   Daemon d(binary, dir,
            {"--max-store-bytes", std::to_string(store_mib) + "MiB", "--max-traces", "1000000", "--export-file",
             "/dev/null", "--export-queue", std::to_string(export_queue), "--export-http",
-            "http://127.0.0.1:" + std::to_string(free_port()) + "/v1/traces", "--export-http-queue-bytes",
+            "http://127.0.0.1:" + std::to_string(tracecol::testing::unused_loopback_port()) + "/v1/traces", "--export-http-queue-bytes",
             std::to_string(http_queue_mib) + "MiB", "--export-http-timeout", "200ms", "--export-http-max-elapsed",
             "1s"});
   if (!d.wait_ready()) return fail("daemon did not start"), 1;

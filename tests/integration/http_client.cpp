@@ -14,6 +14,26 @@
 
 namespace tracecol::integration {
 
+namespace {
+
+/** One recv of what arrives before `deadline` into `buffer`; false on timeout, EOF (sets eof) or error. */
+bool receive_some(int fd, std::string& buffer, bool& eof, std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0 || fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+  char chunk[65536];
+  const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+  if (n <= 0) {
+    eof = true;
+    return false;
+  }
+  buffer.append(chunk, static_cast<std::size_t>(n));
+  return true;
+}
+
+}  // namespace
+
 HttpClient::HttpClient(int port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -91,18 +111,7 @@ bool HttpClient::wait_eof(std::chrono::milliseconds timeout) {
 }
 
 bool HttpClient::fill(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0 || fd_ < 0) return false;
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-  char chunk[65536];
-  const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-  if (n <= 0) {
-    eof_ = true;
-    return false;
-  }
-  buffer_.append(chunk, static_cast<std::size_t>(n));
-  return true;
+  return receive_some(fd_, buffer_, eof_, deadline);
 }
 
 HttpDaemon::HttpDaemon(const TempDir& dir, std::vector<std::string> args)
@@ -225,18 +234,7 @@ bool SseClient::wait_eof(std::chrono::milliseconds timeout) {
 }
 
 bool SseClient::fill(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0 || fd_ < 0) return false;
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-  char chunk[65536];
-  const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-  if (n <= 0) {
-    eof_ = true;
-    return false;
-  }
-  buffer_.append(chunk, static_cast<std::size_t>(n));
-  return true;
+  return receive_some(fd_, buffer_, eof_, deadline);
 }
 
 std::optional<HttpResponse> HttpDaemon::get(const std::string& target) {

@@ -17,26 +17,12 @@
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/test_accounting.hpp"
 #include "tests/integration/wire.hpp"
+#include "tests/support/loopback_port.hpp"
 
 using namespace tracecol::integration;
 namespace ledger = tracecol::integration::accounting;
 
 namespace {
-
-/** A loopback port nothing listens on (bound once, then closed): connections are refused. */
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 /** A complete trace: a root and `children` children, ended, then trace_end. */
 std::string complete_trace(const std::string& t, int children, bool error = false) {
@@ -97,7 +83,7 @@ TEST_SUITE("accounting") {
 TEST_CASE("every line and span is accounted for exactly on /metrics and in the exit summary") {
   TempDir dir;
   const std::string out = dir.file("out.ndjson");
-  const int dead = closed_port();
+  const int dead = tracecol::testing::unused_loopback_port();
   REQUIRE(dead > 0);
   HttpDaemon h(dir, {"--export-file", out, "--export-http", "http://127.0.0.1:" + std::to_string(dead) + "/v1/traces",
                      "--export-http-timeout", "200ms", "--export-http-max-elapsed", "300ms",

@@ -18,6 +18,7 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/test_accounting.hpp"
+#include "tests/support/loopback_port.hpp"
 
 using namespace tracecol::integration;
 namespace ledger = tracecol::integration::accounting;
@@ -31,21 +32,6 @@ constexpr bool asan = true;
 constexpr bool asan = false;
 #endif
 
-/** A loopback port nothing listens on: the HTTP exporter's target is down throughout. */
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 constexpr long mib = 1024;  // in KiB
 
 }  // namespace
@@ -53,7 +39,7 @@ constexpr long mib = 1024;  // in KiB
 TEST_SUITE("overload") {
 TEST_CASE("at twice the measured capacity RSS stays bounded and flat, nothing is lost, and the daemon recovers") {
   TempDir dir;
-  const int dead = closed_port();
+  const int dead = tracecol::testing::unused_loopback_port();
   REQUIRE(dead > 0);
   // The memory bounds the test holds the daemon to (docs/metrics.md, bench/README.md).
   const long store_mib = 16, http_queue_mib = 8, export_queue = 100;

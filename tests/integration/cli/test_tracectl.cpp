@@ -15,6 +15,7 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/wire.hpp"
+#include "tests/support/loopback_port.hpp"
 
 using namespace tracecol::integration;
 
@@ -32,19 +33,6 @@ std::string one_trace(const std::string& id, const std::string& run) {
 }
 
 std::string http_flag(const HttpDaemon& h) { return "--http=127.0.0.1:" + std::to_string(h.port); }
-
-/** A loopback port nothing listens on (bound, then closed). */
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 }  // namespace
 
@@ -191,7 +179,7 @@ TEST_CASE("every command exits 1 with a clear message, promptly, when no daemon 
   TempDir dir;
   const std::string no_socket = "--socket=" + dir.file("nobody.sock");
   const std::string no_unix_http = "--http=unix:" + dir.file("nobody-http.sock");
-  const std::string no_tcp_http = "--http=127.0.0.1:" + std::to_string(closed_port());
+  const std::string no_tcp_http = "--http=127.0.0.1:" + std::to_string(tracecol::testing::unused_loopback_port());
   for (const auto& args : std::vector<std::vector<std::string>>{
            {no_socket, "send"},
            {no_socket, "bench", "--duration", "0.2"},
