@@ -71,7 +71,7 @@ TEST_CASE("1,000 connect-send-close agents a second leak no descriptor and lose 
   long now = -1;
   CHECK(wait_until([&] { return (now = fd_count(d.pid())) <= base; }));
   INFO("descriptors at rest " << base << ", after the churn " << now);
-  CHECK(now == base);
+  CHECK(now <= base);  // a sanitizer runtime may close one of its own meanwhile
   CHECK(d.running());
   const auto st = d.terminate();
   REQUIRE(st);

@@ -206,6 +206,9 @@ TEST_CASE("rejection logs name reason, length, offset and an FNV-1a hash of the 
   REQUIRE(partial.write_all("{\"type\":\"span\",\"name\":\"" + secret));
   partial.close();
   c.close();
+  // The daemon logs the partial line when it reads that connection's EOF; SIGTERM before
+  // then would race it.
+  CHECK(wait_until([&] { return d.err().find("partial line of") != std::string::npos; }));
   const auto st = d.terminate();
   REQUIRE(st);
   CHECK(exit_code(*st) == 0);
