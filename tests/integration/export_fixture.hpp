@@ -20,6 +20,7 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/http_receiver.hpp"
+#include "tests/integration/proc_probe.hpp"
 #include "tests/integration/wire.hpp"
 
 namespace tracecol::integration::fixture {
@@ -189,16 +190,6 @@ inline bool store_has_all(HttpDaemon& h, const std::vector<std::string>& ids) {
   return true;
 }
 
-/** The value of one sample line of /metrics ("name{labels} value"); nullopt when absent. */
-inline std::optional<double> metric(const std::string& body, const std::string& series) {
-  std::size_t at = 0;
-  while ((at = body.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || body[at - 1] == '\n') return std::strtod(body.c_str() + at + series.size() + 1, nullptr);
-    at += series.size();
-  }
-  return std::nullopt;
-}
-
 /** Sum of every sample of `family` whose labels contain `label` (e.g. exporter="ndjson"), any other labels (a reason) included. */
 inline std::uint64_t metric_sum(const std::string& body, const std::string& family, const std::string& label) {
   std::uint64_t sum = 0;
@@ -241,20 +232,12 @@ inline std::string exporter_summary(const std::string& err) {
 
 /** One exporter's part of the daemon's exit summary line ("| name: sent=.. ..."), or "". */
 inline std::string exit_section(const std::string& err, const std::string& exporter) {
-  const std::size_t line = err.find("exit summary:");
-  if (line == std::string::npos) return "";
-  const std::string summary = err.substr(line, err.find('\n', line) - line);
+  const std::string summary = summary_line(err);
   const std::size_t at = summary.find("| " + exporter + ":");
   if (at == std::string::npos) return "";
   return summary.substr(at, summary.find(" |", at + 2) - at) + " ";
 }
 
-/** The number after " key=" in text; nullopt when absent. */
-inline std::optional<std::uint64_t> field(const std::string& text, const std::string& key) {
-  const std::size_t at = text.find(" " + key + "=");
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtoull(text.c_str() + at + key.size() + 2, nullptr, 10);
-}
 
 inline std::string url(const HttpReceiver& r, const std::string& scheme = "http",
                        const std::string& host = "127.0.0.1") {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -51,13 +52,27 @@ inline double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-/** A counter from the daemon's "exit summary" line (e.g. "accepted"); nullopt when absent. */
+/** The exit summary line of a daemon's stderr ("" when absent). */
+inline std::string summary_line(const std::string& err) {
+  const std::size_t at = err.find("exit summary:");
+  if (at == std::string::npos) return {};
+  return err.substr(at, err.find('\n', at) - at);
+}
+
+/** The number after " key=" in a run of summary fields; nullopt when absent or not a number. */
+inline std::optional<std::uint64_t> field(const std::string& text, const std::string& key) {
+  const std::size_t at = text.find(" " + key + "=");
+  if (at == std::string::npos) return std::nullopt;
+  const char* first = text.c_str() + at + key.size() + 2;
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(first, text.c_str() + text.size(), value);
+  if (ec != std::errc() || end == first) return std::nullopt;
+  return value;
+}
+
+/** A counter from the daemon's exit summary line (e.g. "accepted"); nullopt when absent. */
 inline std::optional<std::uint64_t> summary_field(const std::string& err, const std::string& name) {
-  const std::size_t line = err.find("exit summary:");
-  if (line == std::string::npos) return std::nullopt;
-  const std::size_t at = err.find(" " + name + "=", line);
-  if (at == std::string::npos || at > err.find('\n', line)) return std::nullopt;
-  return std::strtoull(err.c_str() + at + name.size() + 2, nullptr, 10);
+  return field(summary_line(err), name);
 }
 
 /** An unlabelled sample from a Prometheus text exposition; nullopt when absent. */

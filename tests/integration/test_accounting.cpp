@@ -165,7 +165,7 @@ TEST_CASE("every line and span is accounted for exactly on /metrics and in the e
   auto st = h.daemon.terminate();
   REQUIRE(st);
   CHECK(exit_code(*st) == 0);
-  const std::string line = ledger::summary_line(h.daemon.err());
+  const std::string line = summary_line(h.daemon.err());
   INFO(line);
   REQUIRE(!line.empty());
   const ledger::Accounts s = ledger::from_summary(line);

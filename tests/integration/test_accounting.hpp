@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/proc_probe.hpp"
 #include "tests/unit/http/prometheus_text.hpp"
 
 namespace tracecol::integration::accounting {
@@ -96,21 +97,6 @@ inline Accounts from_metrics(const test::prometheus::Exposition& x) {
     }
   }
   return a;
-}
-
-/** `key=value` from a run of summary fields; nullopt when absent. */
-inline std::optional<std::uint64_t> field(const std::string& text, const std::string& key) {
-  const std::string needle = " " + key + "=";
-  const auto at = text.find(needle);
-  if (at == std::string::npos) return std::nullopt;
-  return std::stoull(text.substr(at + needle.size()));
-}
-
-/** The exit summary line of a daemon's stderr ("" when absent). */
-inline std::string summary_line(const std::string& err) {
-  const auto at = err.find("exit summary:");
-  if (at == std::string::npos) return {};
-  return err.substr(at, err.find('\n', at) - at);
 }
 
 /** The accounts in the exit summary line (every field must be there). */

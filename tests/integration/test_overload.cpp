@@ -121,7 +121,7 @@ TEST_CASE("at twice the measured capacity RSS stays bounded and flat, nothing is
   auto st = h.daemon.terminate();
   REQUIRE(st);
   CHECK(exit_code(*st) == 0);
-  const std::string line = ledger::summary_line(h.daemon.err());
+  const std::string line = summary_line(h.daemon.err());
   REQUIRE(!line.empty());
   ledger::check_identities(ledger::from_summary(line));
 }
