@@ -7,8 +7,11 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "daemon/export/fan_out.hpp"
@@ -79,9 +82,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(answered);
   FUZZ_CHECK(known_status(response.status));
   FUZZ_CHECK(!label.empty());
+  // A cached trace record is answered from shared immutable bytes, not from body.
+  const std::string& body = response.shared_body ? *response.shared_body : response.body;
   if (response.content_type == "application/json") {
     rapidjson::Document doc;
-    doc.Parse(response.body.data(), response.body.size());
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError()) {  // show what broke: the target and the answer around the error
+      const auto at = doc.GetErrorOffset();
+      const auto from = at > 200 ? at - 200 : 0;
+      std::fprintf(stderr, "status %u %s: invalid JSON at offset %zu of %zu: ...%.*s<HERE>%.*s...\n",
+                   response.status, std::string(parser.get().target()).c_str(), at, body.size(),
+                   static_cast<int>(at - from), body.data() + from,
+                   static_cast<int>(std::min<std::size_t>(200, body.size() - at)), body.data() + at);
+    }
     FUZZ_CHECK(!doc.HasParseError());
     FUZZ_CHECK(doc.IsObject());
   }
