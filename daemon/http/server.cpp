@@ -1,5 +1,6 @@
 #include "daemon/http/server.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include <charconv>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -55,15 +57,19 @@ using State = HttpServer::State;
 
 daemon::RateLimiter access_log(2);
 
-template <class Protocol>
-struct Session final : SessionBase, std::enable_shared_from_this<Session<Protocol>> {
-  explicit Session(typename Protocol::socket socket) : stream(std::move(socket)) {}
+// One session type for TCP and Unix connections: the request loop, the SSE stream and the
+// answer writer are compiled once (these coroutines are the slowest code in the tree to build).
+using AnyStream = net::generic::stream_protocol;
+
+struct Session final : SessionBase, std::enable_shared_from_this<Session> {
+  Session(AnyStream::socket socket, bool is_tcp) : stream(std::move(socket)), tcp(is_tcp) {}
   void close_if_idle() override {
     net::post(stream.get_executor(), [self = this->shared_from_this()] {
       if (self->idle) self->stream.cancel();
     });
   }
-  beast::basic_stream<Protocol> stream;
+  beast::basic_stream<AnyStream> stream;
+  const bool tcp;    // a TCP peer (else a Unix socket one)
   bool idle = true;  // touched only on the session's strand
 };
 
@@ -81,9 +87,19 @@ struct SessionExit {
 std::string_view view(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
 /** The access policy's verdict on a request head; a refusal is counted and logged (rate-limited). */
-template <class Protocol>
-AccessVerdict check_access(State& st, const beast::basic_stream<Protocol>& stream,
-                           const bhttp::request<bhttp::string_body>& req) {
+/** The peer's IP address, for a log line; "unix" on a Unix socket. */
+std::string peer_address(const Session& s) {
+  if (!s.tcp) return "unix";
+  boost::system::error_code ec;
+  const auto generic = s.stream.socket().remote_endpoint(ec);
+  if (ec || generic.size() > sizeof(sockaddr_storage)) return "?";
+  tcp::endpoint endpoint;
+  std::memcpy(endpoint.data(), generic.data(), generic.size());
+  endpoint.resize(generic.size());
+  return endpoint.address().to_string();
+}
+
+AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bhttp::string_body>& req) {
   auto target = parse_target(view(req.target()));
   AccessRequest a;
   a.method = view(req.method_string());
@@ -103,11 +119,7 @@ AccessVerdict check_access(State& st, const beast::basic_stream<Protocol>& strea
     std::uint64_t suppressed = 0;
     if (access_log.allow(&suppressed)) {
       // The route's label, never the target: a ?token= must not reach the log.
-      std::string peer = "unix";
-      if constexpr (std::is_same_v<Protocol, tcp>) {
-        boost::system::error_code ignored;
-        peer = stream.socket().remote_endpoint(ignored).address().to_string();
-      }
+      const std::string peer = peer_address(s);
       daemon::log(daemon::LogLevel::warn, "http: refused %.*s %.*s from %s: %.*s (%llu more suppressed)",
                   static_cast<int>(a.method.size()), a.method.data(), static_cast<int>(route_label(a.route).size()),
                   route_label(a.route).data(), peer.c_str(), static_cast<int>(to_string(*v.refusal).size()),
@@ -118,16 +130,14 @@ AccessVerdict check_access(State& st, const beast::basic_stream<Protocol>& strea
 }
 
 /** SO_LINGER 0 (close sends RST, drops unsent bytes) on TCP; nothing on a Unix socket. */
-template <class Protocol>
-void set_abortive_close(beast::basic_stream<Protocol>& stream, bool on) {
-  if constexpr (std::is_same_v<Protocol, tcp>) {
+void set_abortive_close(Session& s, bool on) {
+  if (s.tcp) {
     boost::system::error_code ignored;
-    stream.socket().set_option(net::socket_base::linger(on, 0), ignored);
+    s.stream.socket().set_option(net::socket_base::linger(on, 0), ignored);
   }
 }
 
-template <class Protocol>
-net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session<Protocol>> s, std::uint64_t id) {
+net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session> s, std::uint64_t id) {
   SessionExit exit{st, id};
   beast::flat_buffer buffer;
   for (;;) {
@@ -142,7 +152,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     s->idle = false;
     // Decided on the head alone: a refused client never gets its body read (nor buffered).
     std::optional<AccessVerdict> verdict;
-    if (!ec) verdict = check_access(*st, s->stream, parser.get());
+    if (!ec) verdict = check_access(*st, *s, parser.get());
     const bool answered = verdict && verdict->answer;
     if (!ec && !answered && !parser.is_done()) {
       // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
@@ -206,16 +216,16 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     // A reader too slow for the timeout is reset, not closed: a graceful close would leave the
     // kernel trickling the rest of the send buffer (megabytes) to it long after we gave up.
     // The timer closes the socket itself, so the abortive linger is armed for the write only.
-    set_abortive_close(s->stream, true);
+    set_abortive_close(*s, true);
     auto [wec, wn] = co_await write_answer(s->stream, out, res.shared_body,
                                            !ec && parser.get().method() == bhttp::verb::head);
-    if (!wec) set_abortive_close(s->stream, false);
+    if (!wec) set_abortive_close(*s, false);
     st->requests.add(label, res.status);
     if (wec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     if (wec || close) break;
   }
   beast::error_code ignored;
-  s->stream.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+  s->stream.socket().shutdown(net::socket_base::shutdown_send, ignored);
 }
 
 template <class Socket>
@@ -252,7 +262,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
       net::co_spawn(ex, refuse_busy(std::move(socket)), net::detached);
       continue;
     }
-    auto session = std::make_shared<Session<Protocol>>(std::move(socket));
+    auto session = std::make_shared<Session>(AnyStream::socket(std::move(socket)), std::is_same_v<Protocol, tcp>);
     std::uint64_t id;
     {
       std::lock_guard lock(st->mutex);
@@ -261,7 +271,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
       st->counters.connections_active.fetch_add(1);
     }
     auto ex = session->stream.get_executor();
-    net::co_spawn(ex, run_session<Protocol>(st, std::move(session), id), net::detached);
+    net::co_spawn(ex, run_session(st, std::move(session), id), net::detached);
   }
 }
 
