@@ -118,7 +118,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--export-http-max-delay", c.export_http_max_delay_text, "Longest a partial batch waits before it is sent")->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_DELAY");
   env(app.add_option("--export-http-max-elapsed", c.export_http_max_elapsed_text, "Give a failing batch up (dropped, counted) after retrying this long")->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_ELAPSED");
   env(app.add_option("--export-http-queue-traces", c.export_http_queue_traces, "Traces queued per HTTP exporter (the oldest dropped beyond)")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_QUEUE_TRACES");
-  env(app.add_option("--export-http-queue-bytes", c.export_http_queue_bytes_text, "Encoded bytes queued per HTTP exporter (the oldest dropped beyond)")->capture_default_str(), "TRACECOL_EXPORT_HTTP_QUEUE_BYTES");
+  env(app.add_option("--export-http-queue-bytes", c.export_http_queue_bytes_text, "Bytes queued per HTTP exporter, as estimated encoded size (the oldest dropped beyond)")->capture_default_str(), "TRACECOL_EXPORT_HTTP_QUEUE_BYTES");
   env(app.add_flag("--export-http-insecure", c.export_http_insecure, "https:// without checking the server certificate (warned about at startup)"), "TRACECOL_EXPORT_HTTP_INSECURE");
   env(app.add_option("--export-http-ca-file", c.export_http_ca_file, "PEM file of CA certificates trusted besides the system store")->check(CLI::ExistingFile), "TRACECOL_EXPORT_HTTP_CA_FILE");
   env(app.add_option("--export-http-service-name", c.export_http_service_name, "OTLP resource attribute service.name")->capture_default_str(), "TRACECOL_EXPORT_HTTP_SERVICE_NAME");

@@ -33,6 +33,13 @@ class Exporter {
   /** Each finished trace (or late-span follow-up record), exactly once. */
   virtual ExportStatus export_trace(const protocol::Trace& trace) = 0;
 
+  /**
+   * What the fan-out calls: the same, with the frozen trace it shares with the store. The
+   * default exports *trace; an exporter that holds traces in a queue of its own (HTTP)
+   * keeps the pointer instead of a copy or an encoding.
+   */
+  virtual ExportStatus export_shared(const TracePtr& trace) { return export_trace(*trace); }
+
   /** Each finished span, as soon as it finishes; only called when wants_spans(). */
   virtual ExportStatus export_span(const protocol::Span&) { return ExportStatus::ok; }
   virtual bool wants_spans() const { return false; }

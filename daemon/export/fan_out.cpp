@@ -59,9 +59,9 @@ namespace {
 
 // An exporter that throws (bad_alloc while formatting, a bug) must cost one record, not
 // the worker thread and with it the daemon (std::terminate).
-bool export_ok(Exporter& e, const protocol::Trace& t) noexcept {
+bool export_ok(Exporter& e, const TracePtr& t) noexcept {
   try {
-    return e.export_trace(t) == ExportStatus::ok;
+    return e.export_shared(t) == ExportStatus::ok;
   } catch (...) {
     return false;
   }
@@ -148,7 +148,7 @@ void FanOut::Worker::run() {
       if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
       const Queued& q = trace_batch[handled_traces];
       const auto& t = *q.trace;
-      const bool ok = export_ok(*exporter, t);
+      const bool ok = export_ok(*exporter, q.trace);
       done.export_latency.record(std::chrono::duration<double>(Clock::now() - q.published).count());
       if (ok) {
         ++done.traces_sent;

@@ -12,14 +12,12 @@
 #include <optional>
 #include <string>
 
-#include "daemon/export/http/batch_body.hpp"
 #include "daemon/export/http/retry_policy.hpp"
 #include "daemon/export/http/url.hpp"
 
 namespace tracecol::exporters::http {
 
-// The body gathers the batch's encoded records (batch_body.hpp) instead of copying them.
-using Request = boost::beast::http::request<BatchBody>;
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 struct ClientOptions {
   Url url;

@@ -87,37 +87,17 @@ void HttpExporter::shutdown() {
 }
 
 ExportStatus HttpExporter::export_trace(const protocol::Trace& trace) {
-  Record record;
-  {
-    // A sent record's buffer: fresh ~60 KiB buffers per trace, freed by the sender thread,
-    // kept malloc trimming and re-faulting pages (70% of this thread's time was kernel).
-    std::lock_guard lock(mu_);
-    if (!spare_.empty()) {
-      spare_bytes_ -= spare_.back().capacity();
-      record.bytes = std::move(spare_.back());
-      spare_.pop_back();
-    }
-  }
-  // One allocation per record: growing a 50-span record by doubling copied it ~7 times.
-  std::size_t estimate = 64;
-  for (const auto& s : trace.spans)
-    estimate += 512 + s.name.size() + s.run_id.size() + s.error.size() +
-                (s.inputs.size() + s.outputs.size() + s.metadata.size()) * 5 / 4;
-  record.bytes.reserve(estimate);
-  if (options_.format == Format::otlp) {
-    protocol::append_otlp_spans(record.bytes, trace);
-  } else {
-    protocol::append_trace_json(record.bytes, trace);
-    record.bytes += '\n';
-  }
-  record.spans = trace.spans.size();
-  record.enqueued = Clock::now();
+  return export_shared(std::make_shared<const protocol::Trace>(trace));
+}
+
+ExportStatus HttpExporter::export_shared(const TracePtr& trace) {
+  Record record{trace, encoded_size_estimate(*trace), trace->spans.size(), Clock::now()};
   bool wake = false;
   RecordQueue::Dropped dropped;
   {
     std::lock_guard lock(mu_);
     ++stats_.traces_queued;
-    if (record.bytes.empty()) {  // an OTLP trace without spans: nothing to send
+    if (trace->spans.empty()) {  // nothing to send (OTLP has no record of an empty trace)
       ++stats_.traces_sent;
       return ExportStatus::ok;
     }
@@ -171,9 +151,23 @@ void HttpExporter::run() {
     in_flight_spans_ = 0;
     for (const auto& r : batch) in_flight_spans_ += r.spans;
     lock.unlock();
-    send_batch(batch);
+    Request req = build_request(batch);
     lock.lock();
-    keep_spares(batch);
+    if (batch.size() > req_records_) {
+      // Escaping made the encoding larger than estimated: what did not fit goes back to the
+      // front of the queue, in order, for the next request.
+      for (std::size_t i = req_records_; i < batch.size(); ++i) in_flight_spans_ -= batch[i].spans;
+      in_flight_traces_ = req_records_;
+      const RecordQueue::Dropped dropped = queue_.put_back(std::vector<Record>(
+          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(req_records_)),
+          std::make_move_iterator(batch.end())));
+      stats_.traces_dropped_queue += dropped.traces;
+      stats_.spans_dropped += dropped.spans;
+      batch.resize(req_records_);
+    }
+    lock.unlock();
+    send_batch(batch, req);
+    lock.lock();
     batch.clear();
     in_flight_ = false;
     in_flight_traces_ = 0;
@@ -186,31 +180,39 @@ void HttpExporter::run() {
   idle_.notify_all();
 }
 
-Request HttpExporter::build_request(std::vector<Record>& batch) {
+Request HttpExporter::build_request(const std::vector<Record>& batch) {
   Request req{boost::beast::http::verb::post, url_.target, 11};
   req.set(boost::beast::http::field::content_type, content_type_);
   req.set(boost::beast::http::field::user_agent, std::string("tracecol/") + TRACECOL_VERSION);
   for (const auto& [name, value] : options_.headers) req.insert(name, value);
-  // The records go into the body as they are (written with one gathered write each
-  // time), not concatenated: send_batch hands them back to the batch afterwards.
-  BatchBody::value_type& body = req.body();
-  if (options_.format == Format::otlp) {
-    protocol::append_otlp_request_head(body.head, options_.service_name);
-    body.separator = ",";
-    protocol::append_otlp_request_tail(body.tail);
+  // Encoded here, just before the write, into a buffer whose capacity outlives the
+  // request: the bytes are still in cache when the kernel copies them, and after the first
+  // batches no page is touched for the first time.
+  // The batch was taken by estimated sizes; the real encoding decides what fits in
+  // max-batch-bytes (at least one record, as in RecordQueue::take).
+  std::string& body = body_buffer_;
+  body.clear();
+  const bool otlp = options_.format == Format::otlp;
+  if (otlp) protocol::append_otlp_request_head(body, options_.service_name);
+  req_records_ = 0;
+  for (const auto& r : batch) {
+    const std::size_t before = body.size();
+    if (otlp) {
+      if (req_records_ > 0) body += ',';
+      protocol::append_otlp_spans(body, *r.trace);
+    } else {
+      protocol::append_trace_json(body, *r.trace);
+      body += '\n';
+    }
+    if (req_records_ > 0 && body.size() > options_.max_batch_bytes) {
+      body.resize(before);
+      break;
+    }
+    ++req_records_;
   }
-  body.records = std::move(batch);
+  if (otlp) protocol::append_otlp_request_tail(body);
+  req.body() = std::move(body);
   return req;
-}
-
-void HttpExporter::keep_spares(std::vector<Record>& batch) {
-  // Bounded: at most one batch's worth of buffers waits to be reused.
-  for (auto& r : batch) {
-    if (spare_bytes_ + r.bytes.capacity() > options_.max_batch_bytes) break;
-    spare_bytes_ += r.bytes.capacity();
-    r.bytes.clear();
-    spare_.push_back(std::move(r.bytes));
-  }
 }
 
 bool HttpExporter::wait_backoff(std::chrono::milliseconds delay) {
@@ -218,16 +220,15 @@ bool HttpExporter::wait_backoff(std::chrono::milliseconds delay) {
   return !wake_.wait_for(lock, delay, [this] { return stop_; });
 }
 
-void HttpExporter::send_batch(std::vector<Record>& batch) {
+void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
   const std::uint64_t traces = batch.size();
   std::uint64_t spans = 0;
   for (const auto& r : batch) spans += r.spans;
-  Request req = build_request(batch);
-  struct GiveBack {  // the records return to the batch (for keep_spares) on every return below
-    std::vector<Record>& batch;
+  struct GiveBack {  // the body's buffer (and its capacity) returns for the next batch
+    std::string& buffer;
     Request& req;
-    ~GiveBack() { batch = std::move(req.body().records); }
-  } give_back{batch, req};
+    ~GiveBack() { buffer = std::move(req.body()); }
+  } give_back{body_buffer_, req};
   const auto deadline = Clock::now() + options_.max_elapsed;
   for (unsigned attempt = 0;; ++attempt) {
     {

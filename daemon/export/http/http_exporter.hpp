@@ -38,10 +38,14 @@ struct HttpExporterStats {
 };
 
 /**
- * export_trace() encodes the trace and queues the bytes, never blocking on the network:
- * it returns ok as soon as the trace is queued, so the fan-out's "sent" for this
- * exporter means "handed to its queue"; what happened next is in stats() (and in the
- * log line the destructor writes). A sender thread of its own batches, POSTs, retries.
+ * export_shared() queues the frozen trace (shared with the store, nothing copied or
+ * encoded), never blocking on the network: it returns ok as soon as the trace is queued,
+ * so the fan-out's "sent" for this exporter means "handed to its queue"; what happened
+ * next is in stats() (and in the log line the destructor writes). A sender thread of its
+ * own batches, encodes each batch into one reused buffer just before writing it, POSTs,
+ * retries. Encoding at send time keeps the queue to pointers: encoded records held in
+ * the queue cost a page fault per 4 KiB first touched and were cold by the time they
+ * were written.
  *
  * Threads: export_trace / flush / name are called by the fan-out worker; retried() and
  * stats() from any thread; construction and destruction from the daemon's main thread.
@@ -54,6 +58,8 @@ class HttpExporter final : public Exporter {
   ~HttpExporter() override;
 
   std::string_view name() const override { return name_; }
+  ExportStatus export_shared(const TracePtr& trace) override;
+  /** A copy of trace, queued as export_shared does (for callers that hold no TracePtr). */
   ExportStatus export_trace(const protocol::Trace& trace) override;
   /** Sends what is queued at once, waiting until it is sent or given up, at most drain_timeout. */
   void flush() override;
@@ -73,21 +79,22 @@ class HttpExporter final : public Exporter {
   HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClient> client, Url url);
   void run();
   /** Sends one batch until it is accepted, rejected, given up or the exporter stops. */
-  void send_batch(std::vector<Record>& batch);
-  /** Moves the batch's records into the request body (send_batch moves them back). */
-  Request build_request(std::vector<Record>& batch);
+  void send_batch(const std::vector<Record>& batch, Request& req);
+  /**
+   * The request for the first req_records_ records of batch: as many as fit in
+   * max_batch_bytes once encoded (at least one), encoded into body_buffer_, whose
+   * capacity send_batch hands back for the next request.
+   */
+  Request build_request(const std::vector<Record>& batch);
   bool wait_backoff(std::chrono::milliseconds delay);
-  /** Under mu_: keeps the sent records' buffers (up to max_batch_bytes) for export_trace. */
-  void keep_spares(std::vector<Record>& batch);
 
   HttpExporterOptions options_;
   std::unique_ptr<HttpClient> client_;
   Url url_;
   std::string name_;
   std::string content_type_;
-  std::string encode_buffer_;  // fan-out worker only
-  std::vector<std::string> spare_;  // guarded by mu_: sent records' buffers for export_trace to reuse
-  std::size_t spare_bytes_ = 0;     // guarded by mu_: their capacity, at most max_batch_bytes
+  std::string body_buffer_;    // sender thread only: each request's body, its capacity kept
+  std::size_t req_records_ = 0;  // sender thread only: records in the last build_request
   std::mt19937_64 rng_;        // sender thread only
 
   mutable std::mutex mu_;

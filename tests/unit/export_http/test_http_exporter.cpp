@@ -39,6 +39,35 @@ TEST_SUITE("export http exporter") {
     CHECK(e->stats().traces_sent == 3);
   }
 
+  TEST_CASE("a batch taken by estimate that encodes larger is split by its real size, nothing lost") {
+    // Escaping doubles a newline: each trace encodes to about twice its estimate, so a
+    // batch taken by estimates overshoots max-batch-bytes and must be cut when encoded.
+    HttpReceiver r;
+    auto o = options_for(r);
+    o.max_batch_bytes = 64u << 10;
+    auto e = make_exporter(o);
+    constexpr std::uint64_t traces = 40;
+    for (std::uint64_t i = 0; i < traces; ++i) {
+      auto t = numbered_trace(i);
+      for (auto& s : t.spans) s.inputs = "{\"prompt\":\"" + std::string(3000, '\n') + "\"}";
+      e->export_trace(t);
+    }
+    e->flush();
+    const auto got = r.requests();
+    REQUIRE(got.size() > 1);
+    std::size_t found = 0;
+    for (const auto& req : got) {
+      CHECK(req.body.size() <= o.max_batch_bytes);
+      for (std::uint64_t i = 0; i < traces; ++i)
+        if (req.body.find(numbered_trace(i).trace_id.hex()) != std::string::npos) ++found;
+    }
+    CHECK(found == traces);  // each trace in exactly one request
+    const auto s = e->stats();
+    CHECK(s.traces_sent == traces);
+    CHECK(s.traces_dropped_queue == 0);
+    CHECK(s.traces_pending == 0);
+  }
+
   TEST_CASE("flush sends a partial batch without waiting for the max delay") {
     HttpReceiver r;
     auto e = make_exporter(options_for(r));  // max delay 1 h
