@@ -250,7 +250,7 @@ int main(int argc, char** argv) {
 
   std::printf("otlp_export: %zu spans (%d traces x %d), %zu-byte lines, %d rounds; us of daemon CPU per span\n",
               span_lines, traces, tracecol::bench::spans_per_trace, span_bytes / span_lines, rounds);
-  std::printf("| round | store-only | +export-http | ratio | export window (s) | requests | sink MB | export run per thread (tid order: io, fan-out worker, HTTP sender) |\n");
+  std::printf("| round | store-only | +export-http | ratio | export window (s) | requests | sink MB | export run per thread (tid order: io, HTTP sender, fan-out worker: the exporter starts its sender before the fan-out starts its worker) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   std::vector<double> base_us, export_us, ratios;
   std::uint64_t sink_requests = 0, sink_bytes = 0;
