@@ -155,8 +155,10 @@ AccessVerdict AccessPolicy::check(const AccessRequest& req) const {
     v.answer = std::move(r);
     return v;
   };
-  // Probes stay open: the kubelet sends Host = the pod IP and no token, and they reveal nothing.
-  if (req.route == Route::healthz || req.route == Route::readyz) return v;
+  // The liveness probe stays open: the kubelet sends Host = the pod IP and no token, and it
+  // reveals nothing. /readyz is checked like every other route (the rule: a token
+  // on all but /healthz); the kubelet's Host, an IP literal, passes the Host check.
+  if (req.route == Route::healthz) return v;
   // An absent Host is no browser's (HTTP/1.0 tools); a Unix socket no browser reaches.
   if (options_.check_host && !req.host.empty() && !host_allowed(req.host))
     return refuse(AccessRefusal::host, refusal(403, "host not allowed (see --http-allowed-host)"));

@@ -111,11 +111,16 @@ TEST_CASE("bound beyond loopback without a token the daemon warns loudly, in the
   }
 }
 
-TEST_CASE("with --http-token-file every route but /healthz and /readyz needs the bearer token") {
+TEST_CASE("with --http-token-file every route but /healthz needs the bearer token") {
   TempDir dir;
   HttpDaemon h(dir, {"--http-token-file", write_token(dir, token + "\n")});
   CHECK(status_of(h.port, "GET", "/healthz") == 200);
-  CHECK(status_of(h.port, "GET", "/readyz") == 200);
+  CHECK(status_of(h.port, "GET", "/readyz") == 401);
+  {
+    auto ready = raw(h.port, "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n");
+    REQUIRE(ready);
+    CHECK(ready->status == 200);  // a readiness probe that sends the token (httpHeaders)
+  }
 
   auto r = raw(h.port, "GET /api/traces HTTP/1.1\r\nHost: localhost\r\n");
   REQUIRE(r);
@@ -154,7 +159,7 @@ TEST_CASE("with --http-token-file every route but /healthz and /readyz needs the
   CHECK(p->status == 200);
   CHECK(p->body.find("\"accepted\":1") != std::string::npos);
 
-  CHECK(denied(h.port, "missing_token") == 11);  // the first request and ten routes
+  CHECK(denied(h.port, "missing_token") == 12);  // /readyz, the first request and ten routes
   CHECK(denied(h.port, "bad_token") == 20);
   CHECK(h.daemon.err().find(token) == std::string::npos);  // never logged
   CHECK(h.daemon.err().find("refused GET traces from 127.0.0.1: missing_token") != std::string::npos);
@@ -236,8 +241,9 @@ TEST_CASE("the Host allowlist refuses other names (DNS rebinding) but never the 
   CHECK(with_host("localhost.attacker.example") == 403);
   CHECK(with_host("rebind.attacker.example", "/") == 403);
   CHECK(with_host("rebind.attacker.example", "/healthz") == 200);  // Kubernetes probes send the pod IP or a name
-  CHECK(with_host("rebind.attacker.example", "/readyz") == 200);
-  CHECK(denied(h.port, "host") == 3);
+  CHECK(with_host("rebind.attacker.example", "/readyz") == 403);
+  CHECK(with_host("10.1.2.3", "/readyz") == 200);  // the kubelet's Host: the pod IP
+  CHECK(denied(h.port, "host") == 4);
 }
 
 TEST_CASE("Sec-Fetch-Site: cross-site is refused; same-origin, same-site and none are served") {

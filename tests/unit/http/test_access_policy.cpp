@@ -107,7 +107,9 @@ TEST_SUITE("http access policy") {
     CHECK(p.check(r).answer);
     r.route = h::Route::healthz;
     CHECK_FALSE(p.check(r).answer);
-    r.route = h::Route::readyz;
+    r.route = h::Route::readyz;  // checked like any route
+    CHECK(p.check(r).answer);
+    r.host = "10.1.2.3:4318";      // the kubelet's Host: the pod IP
     CHECK_FALSE(p.check(r).answer);
     o.check_host = false;
     r.route = h::Route::traces;
@@ -191,7 +193,9 @@ TEST_SUITE("http access policy") {
       CHECK(v.answer->body.find("s3cret") == std::string::npos);
     }
     CHECK_FALSE(p.check(get(h::Route::healthz)).answer);
-    CHECK_FALSE(p.check(get(h::Route::readyz)).answer);
+    auto ready = p.check(get(h::Route::readyz));  // only /healthz goes without the token
+    REQUIRE(ready.answer);
+    CHECK(ready.answer->status == 401);
   }
 
   TEST_CASE("the bearer token or the UI cookie lets a request in; a wrong one is bad_token") {
