@@ -86,7 +86,6 @@ struct SessionExit {
 
 std::string_view view(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
-/** The access policy's verdict on a request head; a refusal is counted and logged (rate-limited). */
 /** The peer's IP address, for a log line; "unix" on a Unix socket. */
 std::string peer_address(const Session& s) {
   if (!s.tcp) return "unix";
@@ -99,6 +98,7 @@ std::string peer_address(const Session& s) {
   return endpoint.address().to_string();
 }
 
+/** The access policy's verdict on a request head; a refusal is counted and logged (rate-limited). */
 AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bhttp::string_body>& req) {
   auto target = parse_target(view(req.target()));
   AccessRequest a;

@@ -238,7 +238,6 @@ inline std::string exit_section(const std::string& err, const std::string& expor
   return summary.substr(at, summary.find(" |", at + 2) - at) + " ";
 }
 
-
 inline std::string url(const HttpReceiver& r, const std::string& scheme = "http",
                        const std::string& host = "127.0.0.1") {
   return scheme + "://" + host + ":" + std::to_string(r.port()) + "/v1/traces";

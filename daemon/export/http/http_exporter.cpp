@@ -151,22 +151,22 @@ void HttpExporter::run() {
     in_flight_spans_ = 0;
     for (const auto& r : batch) in_flight_spans_ += r.spans;
     lock.unlock();
-    Request req = build_request(batch);
+    BuiltRequest built = build_request(batch);
     lock.lock();
-    if (batch.size() > req_records_) {
+    if (batch.size() > built.records) {
       // Escaping made the encoding larger than estimated: what did not fit goes back to the
       // front of the queue, in order, for the next request.
-      for (std::size_t i = req_records_; i < batch.size(); ++i) in_flight_spans_ -= batch[i].spans;
-      in_flight_traces_ = req_records_;
+      for (std::size_t i = built.records; i < batch.size(); ++i) in_flight_spans_ -= batch[i].spans;
+      in_flight_traces_ = built.records;
       const RecordQueue::Dropped dropped = queue_.put_back(std::vector<Record>(
-          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(req_records_)),
+          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(built.records)),
           std::make_move_iterator(batch.end())));
       stats_.traces_dropped_queue += dropped.traces;
       stats_.spans_dropped += dropped.spans;
-      batch.resize(req_records_);
+      batch.resize(built.records);
     }
     lock.unlock();
-    send_batch(batch, req);
+    send_batch(batch, built.req);
     lock.lock();
     batch.clear();
     in_flight_ = false;
@@ -180,7 +180,7 @@ void HttpExporter::run() {
   idle_.notify_all();
 }
 
-Request HttpExporter::build_request(const std::vector<Record>& batch) {
+HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>& batch) {
   Request req{boost::beast::http::verb::post, url_.target, 11};
   req.set(boost::beast::http::field::content_type, content_type_);
   req.set(boost::beast::http::field::user_agent, std::string("tracecol/") + TRACECOL_VERSION);
@@ -194,25 +194,25 @@ Request HttpExporter::build_request(const std::vector<Record>& batch) {
   body.clear();
   const bool otlp = options_.format == Format::otlp;
   if (otlp) protocol::append_otlp_request_head(body, options_.service_name);
-  req_records_ = 0;
+  std::size_t records = 0;
   for (const auto& r : batch) {
     const std::size_t before = body.size();
     if (otlp) {
-      if (req_records_ > 0) body += ',';
+      if (records > 0) body += ',';
       protocol::append_otlp_spans(body, *r.trace);
     } else {
       protocol::append_trace_json(body, *r.trace);
       body += '\n';
     }
-    if (req_records_ > 0 && body.size() > options_.max_batch_bytes) {
+    if (records > 0 && body.size() > options_.max_batch_bytes) {
       body.resize(before);
       break;
     }
-    ++req_records_;
+    ++records;
   }
   if (otlp) protocol::append_otlp_request_tail(body);
   req.body() = std::move(body);
-  return req;
+  return {std::move(req), records};
 }
 
 bool HttpExporter::wait_backoff(std::chrono::milliseconds delay) {

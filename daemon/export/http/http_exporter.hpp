@@ -47,7 +47,7 @@ struct HttpExporterStats {
  * the queue cost a page fault per 4 KiB first touched and were cold by the time they
  * were written.
  *
- * Threads: export_trace / flush / name are called by the fan-out worker; retried() and
+ * Threads: export_shared / export_trace / flush / name are called by the fan-out worker; retried() and
  * stats() from any thread; construction and destruction from the daemon's main thread.
  */
 class HttpExporter final : public Exporter {
@@ -80,12 +80,17 @@ class HttpExporter final : public Exporter {
   void run();
   /** Sends one batch until it is accepted, rejected, given up or the exporter stops. */
   void send_batch(const std::vector<Record>& batch, Request& req);
+  /** A request and how many records of its batch (the first ones) its body holds. */
+  struct BuiltRequest {
+    Request req;
+    std::size_t records = 0;
+  };
   /**
-   * The request for the first req_records_ records of batch: as many as fit in
-   * max_batch_bytes once encoded (at least one), encoded into body_buffer_, whose
-   * capacity send_batch hands back for the next request.
+   * The request for the first records of batch: as many as fit in max_batch_bytes once
+   * encoded (at least one), encoded into body_buffer_, whose capacity send_batch hands
+   * back for the next request.
    */
-  Request build_request(const std::vector<Record>& batch);
+  BuiltRequest build_request(const std::vector<Record>& batch);
   bool wait_backoff(std::chrono::milliseconds delay);
 
   HttpExporterOptions options_;
@@ -94,7 +99,6 @@ class HttpExporter final : public Exporter {
   std::string name_;
   std::string content_type_;
   std::string body_buffer_;    // sender thread only: each request's body, its capacity kept
-  std::size_t req_records_ = 0;  // sender thread only: records in the last build_request
   std::mt19937_64 rng_;        // sender thread only
 
   mutable std::mutex mu_;
