@@ -62,7 +62,8 @@ daemon::RateLimiter access_log(2);
 using AnyStream = net::generic::stream_protocol;
 
 struct Session final : SessionBase, std::enable_shared_from_this<Session> {
-  Session(AnyStream::socket socket, bool is_tcp) : stream(std::move(socket)), tcp(is_tcp) {}
+  Session(AnyStream::socket socket, bool is_tcp)
+      : stream(std::move(socket)), tcp(is_tcp), write_deadline(stream.get_executor()) {}
   void close_if_idle() override {
     net::post(stream.get_executor(), [self = this->shared_from_this()] {
       if (self->idle) self->stream.cancel();
@@ -71,6 +72,11 @@ struct Session final : SessionBase, std::enable_shared_from_this<Session> {
   beast::basic_stream<AnyStream> stream;
   const bool tcp;    // a TCP peer (else a Unix socket one)
   bool idle = true;  // touched only on the session's strand
+  // The answer write's own deadline (see arm_write_deadline); touched only on the strand.
+  net::steady_timer write_deadline;
+  std::uint64_t writes = 0;  // answers started: tells a stale deadline from the current one
+  bool writing = false;
+  bool write_timed_out = false;
 };
 
 /** Drops the session from the registry and the connection count when its coroutine ends. */
@@ -129,12 +135,35 @@ AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bht
   return v;
 }
 
-/** SO_LINGER 0 (close sends RST, drops unsent bytes) on TCP; nothing on a Unix socket. */
-void set_abortive_close(Session& s, bool on) {
-  if (s.tcp) {
+/**
+ * Bounds the answer write that starts now. A reader too slow for the timeout is reset, not
+ * closed: a graceful close would leave the kernel trickling the rest of the send buffer
+ * (megabytes) to it long after we gave up. Beast's own timeout closes the socket before we
+ * could set SO_LINGER, so the write runs on this timer instead; the linger syscall is paid
+ * only by a connection that times out, not twice per answer (it was a third of a cached
+ * GET's system calls). The handler runs on the session's strand, like the write.
+ */
+void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {
+  s->stream.expires_never();
+  s->writing = true;
+  const std::uint64_t write = ++s->writes;
+  s->write_deadline.expires_after(timeout);
+  s->write_deadline.async_wait([weak = std::weak_ptr<Session>(s), write](boost::system::error_code ec) {
+    auto session = weak.lock();
+    if (ec || !session || !session->writing || session->writes != write) return;
+    session->write_timed_out = true;
     boost::system::error_code ignored;
-    s.stream.socket().set_option(net::socket_base::linger(on, 0), ignored);
-  }
+    auto& socket = session->stream.socket();
+    if (session->tcp) socket.set_option(net::socket_base::linger(true, 0), ignored);  // close sends RST
+    socket.close(ignored);
+  });
+}
+
+/** Ends the write arm_write_deadline bounded; a timeout shows as beast's timeout error. */
+boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
+  s.writing = false;
+  s.write_deadline.cancel();
+  return s.write_timed_out ? boost::system::error_code(beast::error::timeout) : ec;
 }
 
 net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session> s, std::uint64_t id) {
@@ -212,14 +241,10 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     out.prepare_payload();
     // HEAD: the GET answer's headers (Content-Length included), no body.
     if (!ec && parser.get().method() == bhttp::verb::head) out.body().clear();
-    s->stream.expires_after(st->options.request_timeout);
-    // A reader too slow for the timeout is reset, not closed: a graceful close would leave the
-    // kernel trickling the rest of the send buffer (megabytes) to it long after we gave up.
-    // The timer closes the socket itself, so the abortive linger is armed for the write only.
-    set_abortive_close(*s, true);
+    arm_write_deadline(s, st->options.request_timeout);
     auto [wec, wn] = co_await write_answer(s->stream, out, res.shared_body,
                                            !ec && parser.get().method() == bhttp::verb::head);
-    if (!wec) set_abortive_close(*s, false);
+    wec = end_write(*s, wec);
     st->requests.add(label, res.status);
     if (wec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     if (wec || close) break;
