@@ -15,6 +15,7 @@
 #include "daemon/export/fan_out.hpp"
 #include "daemon/export/http/http_exporter.hpp"
 #include "daemon/export/ndjson_file_exporter.hpp"
+#include "daemon/hugepage_malloc.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/http/stream_hub.hpp"
 #include "daemon/ingest/uds_listener.hpp"
@@ -231,6 +232,7 @@ int run(const Config& config) {
       log(LogLevel::warn, "%s", http_unauthenticated_warning.c_str());
     }
   }
+  log(LogLevel::info, "malloc: %s", malloc_pages_description());
   log(http_unauthenticated_warning.empty() ? LogLevel::info : LogLevel::warn,
       "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s%s%s", TRACECOL_VERSION, config.socket.c_str(),
       config.socket_mode, config.export_console ? " console" : "",

@@ -3,8 +3,10 @@
 
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/hugepage_malloc.hpp"
 
 int main(int argc, char** argv) {
+  tracecol::daemon::reexec_with_hugepage_malloc(argv);  // before any allocation worth the name
   tracecol::daemon::Config config;
   CLI::App app{"tracecol: collects AI-agent spans over a Unix socket into trace trees"};
   tracecol::daemon::add_options(app, config);
