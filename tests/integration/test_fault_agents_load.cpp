@@ -88,7 +88,7 @@ TEST_CASE("1,000 connect-send-close agents a second leak no descriptor and lose 
   CHECK(count_lines(out) == sent);
 }
 
-TEST_CASE("10,000 idle agents are held; memory per idle connection is measured and bounded") {
+TEST_CASE("10,000 idle agents are held, memory per idle connection is measured and bounded") {
   constexpr std::uint64_t wanted = 10000;
   // Our end needs one descriptor per agent too; the daemon raises its own soft limit.
   const std::uint64_t limit = raise_nofile(wanted + 512);

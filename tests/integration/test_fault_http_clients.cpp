@@ -197,7 +197,7 @@ TEST_CASE("slowloris: 1,000 connections trickling header bytes are cut off by th
   CHECK(wait_until([&] { return metric(h.port, "tracecol_http_connections_active") == active_before; }));
 }
 
-TEST_CASE("a 16 MiB answer read at 1 KiB/s is reset at the write timeout; the connection and its memory are released") {
+TEST_CASE("a 16 MiB answer read at 1 KiB/s is reset at the write timeout, the connection and its memory are released") {
   TempDir dir;
   HttpDaemon h(dir, {"--http-timeout", "3s", "--export-file", dir.file("out.ndjson")});
   // One trace of 170 spans with 100 KB outputs each: a ~17 MB record.

@@ -211,7 +211,7 @@ TEST_CASE("the UI signs in once with ?token=: an HttpOnly SameSite=Strict cookie
 }
 
 TEST_CASE("an empty or malformed token file stops the daemon at start with a clear message") {
-  for (const std::string bad : {std::string(""), std::string("\n"), std::string("two words")}) {
+  for (const std::string& bad : {std::string(""), std::string("\n"), std::string("two words")}) {
     TempDir dir;
     Daemon d(dir, dir.file("s.sock"), {"--http-listen", "127.0.0.1:0", "--http-token-file", write_token(dir, bad)});
     auto status = d.wait_exit();
@@ -229,7 +229,7 @@ TEST_CASE("the Host allowlist refuses other names (DNS rebinding) but never the 
     auto r = raw(h.port, "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n");
     return r ? r->status : 0;
   };
-  for (const std::string ok : {std::string("localhost"), "localhost:" + p, "127.0.0.1:" + p, "[::1]:" + p, "10.0.0.7:" + p,
+  for (const std::string& ok : {std::string("localhost"), "localhost:" + p, "127.0.0.1:" + p, "[::1]:" + p, "10.0.0.7:" + p,
                                "tracecol.internal:" + p, std::string("TRACECOL.internal")}) {
     CAPTURE(ok);
     CHECK(with_host(ok) == 200);
@@ -246,7 +246,7 @@ TEST_CASE("the Host allowlist refuses other names (DNS rebinding) but never the 
   CHECK(denied(h.port, "host") == 4);
 }
 
-TEST_CASE("Sec-Fetch-Site: cross-site is refused; same-origin, same-site and none are served") {
+TEST_CASE("Sec-Fetch-Site: cross-site is refused, same-origin, same-site and none are served") {
   TempDir dir;
   HttpDaemon h(dir, {});
   for (const char* site : {"same-origin", "same-site", "none"}) {

@@ -12,7 +12,7 @@
 using namespace tracecol::integration;
 
 TEST_SUITE("socket peers") {
-TEST_CASE("a peer whose uid and gid are not allowed is closed and counted; an allowed uid or gid is served") {
+TEST_CASE("a peer whose uid and gid are not allowed is closed and counted, an allowed uid or gid is served") {
   const std::string other_uid = std::to_string(::getuid() + 4242);
   const std::string other_gid = std::to_string(::getgid() + 4242);
   {

@@ -95,7 +95,7 @@ TEST_CASE("missing socket directories are made 0750 and the socket has --socket-
   }
 }
 
-TEST_CASE("every span from the socket carries the peer's pid and uid in its metadata; the agent cannot set them") {
+TEST_CASE("every span from the socket carries the peer's pid and uid in its metadata, the agent cannot set them") {
   TempDir dir;
   const std::string out = dir.file("out.ndjson");
   HttpDaemon h(dir, {"--export-file", out, "--trace-linger", "50ms"});

@@ -37,7 +37,7 @@ std::string http_flag(const HttpDaemon& h) { return "--http=127.0.0.1:" + std::t
 }  // namespace
 
 TEST_SUITE("tracectl") {
-TEST_CASE("send delivers stdin and reports the daemon's counts; ls, get and tree then show the trace") {
+TEST_CASE("send delivers stdin and reports the daemon's counts, ls, get and tree then show the trace") {
   TempDir dir;
   HttpDaemon h(dir, {"--export-console"});
   const std::string socket = "--socket=" + h.daemon.socket_path();

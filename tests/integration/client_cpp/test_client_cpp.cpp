@@ -113,7 +113,7 @@ TEST_CASE("spans reach the daemon's NDJSON file and GET /api/traces with every f
   CHECK(tree->body.find("  tool.fetch [") != std::string::npos);
 }
 
-TEST_CASE("flush is confirmed by the daemon and counts every line; with no daemon it times out") {
+TEST_CASE("flush is confirmed by the daemon and counts every line, with no daemon it times out") {
   TempDir dir;
   Daemon d(dir, dir.file("s.sock"), {"--export-file", dir.file("out.ndjson")});
   REQUIRE(d.wait_ready());

@@ -166,7 +166,7 @@ TEST_CASE("the socket exporter connects once the daemon appears and delivers wha
   CHECK(daemon.accepted() == 20);
 }
 
-TEST_CASE("a daemon that goes away does not kill the agent with SIGPIPE; the next one gets the new spans") {
+TEST_CASE("a daemon that goes away does not kill the agent with SIGPIPE, the next one gets the new spans") {
   const std::string path = testing::temp_socket_path("gone");
   TracingConfig c = socket_config(path);
   c.reconnect_max = 20ms;

@@ -51,7 +51,7 @@ TEST_CASE("a span finishes at scope exit with its name, kind, inputs, metadata a
   REQUIRE(f.exporter->traces().size() == 1);  // an implicit trace ends with its last span
 }
 
-TEST_CASE("finish(outputs) records the outputs once; later finishes and the scope exit do nothing") {
+TEST_CASE("finish(outputs) records the outputs once, later finishes and the scope exit do nothing") {
   Fixture f;
   {
     auto span = f.tracer.start_span("llm.complete", SpanKind::LLM);

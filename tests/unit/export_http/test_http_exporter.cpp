@@ -177,7 +177,7 @@ TEST_SUITE("export http exporter") {
     CHECK(r.request_count() == 1);
   }
 
-  TEST_CASE("handoff splits every queued trace into delivered, failed, dropped or pending; shutdown settles the rest") {
+  TEST_CASE("handoff splits every queued trace into delivered, failed, dropped or pending, shutdown settles the rest") {
     HttpReceiver r;
     r.script([](std::size_t i, const auto&) {
       Reply reply;

@@ -74,7 +74,7 @@ TEST_SUITE("http access policy") {
     CHECK(h::host_of(" 10.0.0.7 ") == "10.0.0.7");
   }
 
-  TEST_CASE("loopback names and IP literals pass the Host check by default; other names do not") {
+  TEST_CASE("loopback names and IP literals pass the Host check by default, other names do not") {
     const h::AccessPolicy p{h::AccessOptions{}};
     for (const char* host : {"localhost", "localhost:4318", "127.0.0.1:4318", "[::1]:4318", "10.1.2.3:4318",
                              "app.localhost:9", "LOCALHOST."}) {
@@ -96,7 +96,7 @@ TEST_SUITE("http access policy") {
     }
   }
 
-  TEST_CASE("--http-allowed-host adds names at any port; probes and Unix sockets skip the Host check") {
+  TEST_CASE("--http-allowed-host adds names at any port, probes and Unix sockets skip the Host check") {
     h::AccessOptions o;
     o.allowed_hosts = {"Tracecol.Example:8080"};
     const h::AccessPolicy p(o);
@@ -116,7 +116,7 @@ TEST_SUITE("http access policy") {
     CHECK_FALSE(h::AccessPolicy(o).check(r).answer);
   }
 
-  TEST_CASE("Sec-Fetch-Site: cross-site is refused; same-origin, same-site and none pass") {
+  TEST_CASE("Sec-Fetch-Site: cross-site is refused, same-origin, same-site and none pass") {
     const h::AccessPolicy p{h::AccessOptions{}};
     auto r = get();
     for (const char* site : {"same-origin", "same-site", "none", ""}) {
@@ -156,7 +156,7 @@ TEST_SUITE("http access policy") {
     }
   }
 
-  TEST_CASE("a CORS preflight from a listed origin is answered before auth; others get 403") {
+  TEST_CASE("a CORS preflight from a listed origin is answered before auth, others get 403") {
     h::AccessOptions o;
     o.token = "s3cret-token-0123456789";
     o.cors_origins = {"https://grafana.example"};
@@ -198,7 +198,7 @@ TEST_SUITE("http access policy") {
     CHECK(ready.answer->status == 401);
   }
 
-  TEST_CASE("the bearer token or the UI cookie lets a request in; a wrong one is bad_token") {
+  TEST_CASE("the bearer token or the UI cookie lets a request in, a wrong one is bad_token") {
     const auto p = with_token();
     auto r = get();
     r.authorization = "Bearer s3cret-token-0123456789";

@@ -97,7 +97,7 @@ TEST_SUITE("http stream hub") {
     CHECK(hub.counters().subscribers == 1);
   }
 
-  TEST_CASE("a subscriber over its byte bound is dropped and counted; the others keep going") {
+  TEST_CASE("a subscriber over its byte bound is dropped and counted, the others keep going") {
     const auto one = http::encode_trace_event(make_trace())->size();
     StreamHub hub(one * 3);
     auto slow = hub.subscribe(query(), [] {});

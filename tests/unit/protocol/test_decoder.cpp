@@ -50,7 +50,7 @@ TEST_SUITE("decoder") {
     CHECK(e.span.started_at_ns == 1'700'000'012'500'000'000LL);
   }
 
-  TEST_CASE("an absent or null ended_at leaves a span open; null parent, kind and objects take defaults") {
+  TEST_CASE("an absent or null ended_at leaves a span open, null parent, kind and objects take defaults") {
     Event e;
     REQUIRE(decode(span_line(R"("ended_at":null,"parent_id":null,"kind":null,"inputs":null,"outputs":null,"error":null)"), &e).ok);
     CHECK_FALSE(e.span.ended());
@@ -296,7 +296,7 @@ TEST_SUITE("decoder") {
     CHECK(outcome(span_line(R"("ended_at":100)"), far) == "bad_time");
   }
 
-  TEST_CASE("a trace line needs its trace_id; its spans list may be empty or absent") {
+  TEST_CASE("a trace line needs its trace_id, its spans list may be empty or absent") {
     Event e;
     REQUIRE(decode(R"({"type":"trace","trace_id":"1","spans":[]})", &e).ok);
     CHECK(e.spans.empty());

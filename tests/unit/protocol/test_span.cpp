@@ -37,7 +37,7 @@ TEST_SUITE("span model") {
     CHECK(s.footprint() >= sizeof(Span) + 1000);
   }
 
-  TEST_CASE("a trace's start ignores spans not started yet; its end waits for every span") {
+  TEST_CASE("a trace's start ignores spans not started yet, its end waits for every span") {
     Trace t;
     CHECK(t.started_at_ns() == 0);
     CHECK(t.ended_at_ns() == 0);
