@@ -10,6 +10,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/wire.hpp"
@@ -207,4 +209,61 @@ TEST_CASE("SIGTERM as soon as the socket accepts still drains, exits 0 and remov
     CHECK_FALSE(file_exists(sock));
   }
 }
+}
+
+namespace {
+
+/** The value of NAME in /proc/PID/environ; nullopt when absent. */
+std::optional<std::string> environ_value(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string entry;
+  while (std::getline(in, entry, '\0')) {
+    if (entry.starts_with(name + "=")) return entry.substr(name.size() + 1);
+  }
+  return std::nullopt;
+}
+
+std::string thp_mode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  const auto open = line.find('['), close = line.find(']');
+  return open == std::string::npos || close == std::string::npos ? "" : line.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+TEST_CASE("malloc asks for huge pages under THP madvise: one re-exec, same pid and arguments, the operator's tunable wins") {
+  TempDir dir;
+  const std::string sock = dir.file("t.sock");
+#if defined(__SANITIZE_ADDRESS__)
+  const bool expect_reexec = false;  // the sanitizer's allocator replaces glibc's
+#else
+  const bool expect_reexec = thp_mode() == "madvise";
+#endif
+  {
+    // Another tunable already set is kept; hugetlb is appended to it.
+    Daemon d(dir, sock, {}, {"GLIBC_TUNABLES=glibc.malloc.tcache_count=7"});
+    REQUIRE(d.wait_ready());  // the socket path came through the exec: the arguments did
+    INFO("thp mode " << thp_mode() << ", stderr:\n" << d.err());
+    // The exec'd environment is what getenv reports, and so the log line (glibc 2.36 cuts
+    // /proc/PID/environ's copy of GLIBC_TUNABLES at the first tunable when it parses it).
+    const bool huge = d.err().find("malloc: huge pages (glibc.malloc.hugetlb=1)") != std::string::npos;
+    CHECK(huge == expect_reexec);
+    if (!expect_reexec) CHECK(environ_value(d.pid(), "GLIBC_TUNABLES") == "glibc.malloc.tcache_count=7");
+    CHECK(d.err().find("listening on unix:" + sock) != std::string::npos);
+    const auto st = d.terminate();
+    REQUIRE(st);
+    CHECK(WIFEXITED(*st));  // the pid we forked is the daemon that ran and drained
+    CHECK(WEXITSTATUS(*st) == 0);
+  }
+  {
+    Daemon d(dir, sock, {}, {"GLIBC_TUNABLES=glibc.malloc.hugetlb=0"});
+    REQUIRE(d.wait_ready());
+    INFO("stderr:\n" << d.err());
+    CHECK(environ_value(d.pid(), "GLIBC_TUNABLES") == "glibc.malloc.hugetlb=0");
+#if !defined(__SANITIZE_ADDRESS__)
+    CHECK(d.err().find("malloc: as GLIBC_TUNABLES sets glibc.malloc.hugetlb") != std::string::npos);
+#endif
+  }
 }
