@@ -36,10 +36,17 @@ void reexec_with_hugepage_malloc(char** argv) {
   const std::string tunables = current_tunables();
   if (tunables.find(tunable) != std::string::npos) return;  // the operator's choice, or done
   if (thp_mode() != "madvise") return;  // "always" already backs the heap; "never" can't
+  // The binary's own path, not /proc/self/exe: the kernel names the process after the file
+  // exec'd, and ps, top and pgrep must keep seeing "tracecol", not "exe".
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
   const std::string with = tunables.empty() ? std::string(tunable) + "=1" : tunables + ":" + tunable + "=1";
   if (::setenv("GLIBC_TUNABLES", with.c_str(), 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
-  // No /proc, say: run on 4 KiB pages, and leave the environment as it was.
+  ::execv(self, argv);
+  // No /proc, or the binary replaced on disk since it started: run on 4 KiB pages, and
+  // leave the environment as it was.
   if (tunables.empty()) {
     ::unsetenv("GLIBC_TUNABLES");
   } else {

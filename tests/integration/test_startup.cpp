@@ -252,6 +252,10 @@ TEST_CASE("malloc asks for huge pages under THP madvise: one re-exec, same pid a
     CHECK(huge == expect_reexec);
     if (!expect_reexec) CHECK(environ_value(d.pid(), "GLIBC_TUNABLES") == "glibc.malloc.tcache_count=7");
     CHECK(d.err().find("listening on unix:" + sock) != std::string::npos);
+    std::ifstream comm("/proc/" + std::to_string(d.pid()) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    CHECK(name == "tracecol");  // ps, top and pgrep still see the daemon by its name
     const auto st = d.terminate();
     REQUIRE(st);
     CHECK(WIFEXITED(*st));  // the pid we forked is the daemon that ran and drained
