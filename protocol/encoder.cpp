@@ -136,6 +136,10 @@ inline char* write_escape(char* d, unsigned char c) {
 
 }  // namespace
 
+std::size_t json_escape_position(std::string_view s) {
+  return static_cast<std::size_t>(find_escape(s.data(), s.data() + s.size()) - s.data());
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   const char* p = s.data();
   const char* const end = p + s.size();

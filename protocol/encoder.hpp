@@ -13,6 +13,12 @@ namespace tracecol::protocol {
 /** Appends s as a JSON string literal (quotes included), escaping controls, '"' and '\\'. */
 void append_json_string(std::string& out, std::string_view s);
 
+/**
+ * The first byte of s that append_json_string escapes, or s.size(); scans 8 or 16 bytes at
+ * a time. In valid JSON string content that is the closing quote or a backslash.
+ */
+std::size_t json_escape_position(std::string_view s);
+
 /** Appends nanoseconds as Unix epoch seconds with microsecond precision, e.g. 1732500000.123456. */
 void append_epoch_seconds(std::string& out, std::int64_t ns);
 
