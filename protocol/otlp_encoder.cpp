@@ -274,7 +274,8 @@ void append_span(std::string& out, const Span& span, std::string_view trace_hex)
   put(",\"name\":");
   out.append(ids, static_cast<std::size_t>(d - ids));
   append_json_string(out, span.name);
-  char times[96];
+  // 30 + 19 + 14 bytes of keys and two quoted int64s (at most 22 each): 107.
+  char times[128];
   d = times;
   put(",\"kind\":1,\"startTimeUnixNano\":");
   d = write_nanos_string(d, span.started_at_ns);
