@@ -140,7 +140,7 @@ AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bht
  * closed: a graceful close would leave the kernel trickling the rest of the send buffer
  * (megabytes) to it long after we gave up. Beast's own timeout closes the socket before we
  * could set SO_LINGER, so the write runs on this timer instead; the linger syscall is paid
- * only by a connection that times out, not twice per answer (it was a third of a cached
+ * only by a connection that times out, not twice per answer (it was half of a cached
  * GET's system calls). The handler runs on the session's strand, like the write.
  */
 void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {

@@ -119,6 +119,20 @@ bool any_span(const Trace& t, Pred pred) {
   return std::any_of(t.spans.begin(), t.spans.end(), pred);
 }
 
+/**
+ * meta.KEY=VALUE against a span as every answer renders it: a socket span's peer.pid and
+ * peer.uid are members of its metadata on output (spliced in there, stored apart), so
+ * meta.peer.pid=4242 finds the spans of that agent process.
+ */
+bool span_metadata_has(const Span& s, std::string_view key, std::string_view value) {
+  if (s.has_peer && (key == protocol::peer_pid_key || key == protocol::peer_uid_key)) {
+    const std::string rendered =
+        key == protocol::peer_pid_key ? std::to_string(s.peer_pid) : std::to_string(s.peer_uid);
+    return rendered == value;
+  }
+  return metadata_has(s.metadata, key, value);
+}
+
 }  // namespace
 
 bool metadata_has(std::string_view metadata_json, std::string_view key, std::string_view value) {
@@ -157,7 +171,7 @@ bool span_matches(const Span& s, const TraceFilter& f) {
   if (f.kind && s.kind != *f.kind) return false;
   if (!span_contains_text(s, f.q)) return false;
   for (const auto& [key, value] : f.meta) {
-    if (!metadata_has(s.metadata, key, value)) return false;
+    if (!span_metadata_has(s, key, value)) return false;
   }
   return true;
 }
@@ -176,7 +190,7 @@ bool trace_matches(const Trace& t, const TraceFilter& f) {
   if (f.kind && !any_span(t, [&](const Span& s) { return s.kind == *f.kind; })) return false;
   if (!f.q.empty() && !any_span(t, [&](const Span& s) { return span_contains_text(s, f.q); })) return false;
   for (const auto& pair : f.meta) {  // not a structured binding: clang 14 (fuzz build) cannot capture one
-    if (!any_span(t, [&](const Span& s) { return metadata_has(s.metadata, pair.first, pair.second); })) return false;
+    if (!any_span(t, [&](const Span& s) { return span_metadata_has(s, pair.first, pair.second); })) return false;
   }
   return true;
 }

@@ -57,6 +57,28 @@ TEST_SUITE("store filter") {
     CHECK_FALSE(metadata_has(m, "tokens", "4"));
   }
 
+  TEST_CASE("meta.peer.pid and meta.peer.uid match a socket span's peer, as its metadata renders them") {
+    Span s = make_span(1, "agent.run", R"({"model":"m"})");
+    s.has_peer = true;
+    s.peer_pid = 4242;
+    s.peer_uid = 1000;
+    TraceFilter f;
+    f.meta = {{"peer.pid", "4242"}};
+    CHECK(span_matches(s, f));
+    CHECK(trace_matches(make_trace({s}), f));
+    f.meta = {{"peer.uid", "1000"}, {"model", "m"}};
+    CHECK(span_matches(s, f));
+    f.meta = {{"peer.pid", "424"}};
+    CHECK_FALSE(span_matches(s, f));
+    CHECK_FALSE(trace_matches(make_trace({s}), f));
+    // A span that came over HTTP has no peer: its own metadata members answer.
+    Span posted = make_span(2, "tool.call", R"({"peer.pid":"7"})");
+    f.meta = {{"peer.pid", "7"}};
+    CHECK(span_matches(posted, f));
+    f.meta = {{"peer.pid", "0"}};
+    CHECK_FALSE(span_matches(posted, f));
+  }
+
   TEST_CASE("meta looks at top-level keys only and never reads past malformed text") {
     CHECK_FALSE(metadata_has(R"({"o":{"user":"alice"}})", "user", "alice"));
     CHECK_FALSE(metadata_has(R"({"a":["user","alice"]})", "user", "alice"));
@@ -142,7 +164,7 @@ TEST_SUITE("store filter") {
       for (std::uint64_t i = 1; i <= 3; ++i) {
         const protocol::TraceId id{0, i};
         protocol::Trace& t = txn.insert(id);
-        Span s = make_span(i, "s" + std::to_string(i), i == 2 ? R"({"tier":"gold"})" : "{}");
+        Span s = make_span(i, std::string("s").append(std::to_string(i)), i == 2 ? R"({"tier":"gold"})" : "{}");
         s.trace_id = id;
         t.spans.push_back(s);
         txn.mark_exported(id);
