@@ -158,8 +158,11 @@ DecodedBody decode_body(std::string_view body, protocol::Decoder& decoder, std::
     std::string_view line = body.substr(0, nl);
     body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
     if (line.ends_with('\r')) line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     ++line_number;
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      ++out.blank_lines;  // (after a final '\n' the loop has ended: that is no line)
+      continue;
+    }
     ++out.lines;
     if (line.size() > max_line_bytes) {
       ++out.too_long;

@@ -54,20 +54,22 @@ void append_trace_summary(std::string& out, const protocol::Trace& trace);
 /** A POST /api/spans body decoded into one batch. */
 struct DecodedBody {
   ingest::IngestBatch batch;
-  std::vector<std::size_t> event_lines;  // 1-based line number of each batch event
+  std::vector<std::size_t> event_lines;  // 1-based line number in the body of each batch event
   struct LineError {
     std::size_t line;
     std::string reason;
   };
   std::vector<LineError> errors;  // every refused line, in line order
   std::size_t lines = 0;          // non-blank lines
+  std::size_t blank_lines = 0;    // empty or whitespace-only: skipped, counted like the socket's
   std::size_t control_lines = 0;  // flush / hello: neither accepted nor rejected
   std::size_t too_long = 0;       // of the errors, lines over max_line_bytes
 };
 
 /**
- * Splits body on '\n' (a trailing '\r' is dropped, blank lines skipped), decodes each
- * line; lines longer than max_line_bytes are refused as line_too_long.
+ * Splits body on '\n' (a trailing '\r' is dropped, blank lines skipped and counted),
+ * decodes each line; lines longer than max_line_bytes are refused as line_too_long. Line
+ * numbers count every line of the body, blank ones too, as an editor or `sed -n Np` does.
  */
 DecodedBody decode_body(std::string_view body, protocol::Decoder& decoder, std::size_t max_line_bytes);
 

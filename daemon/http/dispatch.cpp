@@ -36,6 +36,7 @@ net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& r
   if (auto* c = ctx.context.ingest) {
     const std::size_t events = decoded.event_lines.size();
     c->lines_received.fetch_add(decoded.lines, std::memory_order_relaxed);
+    c->lines_blank.fetch_add(decoded.blank_lines, std::memory_order_relaxed);
     c->control_lines.fetch_add(decoded.control_lines, std::memory_order_relaxed);
     c->events_accepted.fetch_add(events - std::min(applied.size(), events), std::memory_order_relaxed);
     for (const auto& e : decoded.errors) {

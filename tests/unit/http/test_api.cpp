@@ -169,13 +169,15 @@ TEST_SUITE("http api") {
         "{\"type\":\"trace_end\",\"trace_id\":\"a1\"}";
     auto decoded = http::decode_body(body, decoder, 1 << 20);
     CHECK(decoded.lines == 5);
+    CHECK(decoded.blank_lines == 1);
     CHECK(decoded.control_lines == 1);
     CHECK(decoded.batch.events.size() == 2);
-    CHECK(decoded.event_lines == std::vector<std::size_t>{1, 5});
+    // Numbers count the blank line too: "not json" is the body's third line.
+    CHECK(decoded.event_lines == std::vector<std::size_t>{1, 6});
     REQUIRE(decoded.errors.size() == 2);
-    CHECK(decoded.errors[0].line == 2);
+    CHECK(decoded.errors[0].line == 3);
     CHECK(decoded.errors[0].reason == "invalid_json");
-    CHECK(decoded.errors[1].line == 4);
+    CHECK(decoded.errors[1].line == 5);
     CHECK(decoded.errors[1].reason == "bad_trace_id");
     // The pipeline refused the second event: it is reported at its line.
     std::vector<ingest::AppliedRejection> applied{{1, protocol::RejectReason::too_many_spans}};
@@ -183,8 +185,20 @@ TEST_SUITE("http api") {
     CHECK(d["accepted"].GetInt() == 1);
     CHECK(d["rejected"].GetInt() == 3);
     REQUIRE(d["errors"].Size() == 3);
-    CHECK(d["errors"][2]["line"].GetInt() == 5);
+    CHECK(d["errors"][2]["line"].GetInt() == 6);
     CHECK(std::string(d["errors"][2]["reason"].GetString()) == "too_many_spans");
+  }
+
+  TEST_CASE("blank lines are counted, a final newline is not a line, and numbers stay physical") {
+    protocol::Decoder decoder;
+    const std::string end = "{\"type\":\"trace_end\",\"trace_id\":\"a1\"}";
+    auto decoded = http::decode_body("\n \t\r\n" + end + "\n\n" + end + "\n", decoder, 1 << 20);
+    CHECK(decoded.lines == 2);
+    CHECK(decoded.blank_lines == 3);
+    CHECK(decoded.event_lines == std::vector<std::size_t>{3, 5});
+    CHECK(http::decode_body(end + "\n", decoder, 1 << 20).blank_lines == 0);
+    CHECK(http::decode_body("", decoder, 1 << 20).blank_lines == 0);
+    CHECK(http::decode_body("\n", decoder, 1 << 20).blank_lines == 1);
   }
 
   TEST_CASE("refuses over-long lines and reports at most 20 errors") {
