@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/proc_probe.hpp"
@@ -124,12 +125,15 @@ inline Accounts from_summary(const std::string& line) {
   a.spans_stored = f(head, "spans_stored");
   a.spans_held = f(head, "spans_held");
   a.spans_evicted = f(head, "spans_evicted.max_traces") + f(head, "spans_evicted.max_bytes");
-  for (auto at = bar; at != std::string::npos;) {
-    const auto next = line.find(" | ", at + 3);
-    const std::string section = line.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3) + " ";
-    at = next;
-    const auto colon = section.find(':');
-    ExporterAccounts& e = a.exporters[section.substr(0, colon)];
+  // The exporter sections, " | name: key=value ...", one after another.
+  std::string_view rest = bar == std::string::npos ? std::string_view() : std::string_view(line).substr(bar + 3);
+  while (!rest.empty()) {
+    const auto next = rest.find(" | ");
+    const std::string_view text = rest.substr(0, next);
+    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 3);
+    const std::string section = std::string(text) + " ";
+    const auto colon = text.find(':');
+    ExporterAccounts& e = a.exporters[std::string(text.substr(0, colon))];
     e.published = f(section, "spans_published");
     e.live = f(section, "live_spans");
     e.sent = f(section, "spans_sent");
