@@ -3,7 +3,8 @@
 // write to the `flushed` reply (every line applied to the store). The same run times a
 // plain RapidJSON DOM parse (default flags) over the same lines, so the ratio can be
 // read on a noisy machine. Also: daemon RSS per stored span against the line size, and
-// RSS while twice --max-traces worth of traces stream through (must stay flat).
+// RSS while twice --max-traces worth of traces stream through (must stay flat); ingest
+// into that full store once it is warm (the steady state, evicting as it goes).
 //
 // usage: ingest_bench TRACECOL_BINARY [spans=200000]
 
@@ -160,6 +161,17 @@ int main(int argc, char** argv) {
     send_stream(fd, make_stream(round * 1000, 1000, &l2, &b2), round + 10);
     rss.push_back(rss_kib(d2.pid));
   }
+  // 4. Steady state, where a long-running sidecar lives: the same store, full and evicting
+  //    its oldest traces, so new spans land in memory the evicted ones gave back instead of
+  //    first-touched pages (which step 1 pays for every span). Four more rounds, timed.
+  double steady_secs = 0;
+  std::size_t steady_lines = 0;
+  for (int round = 4; round < 8; ++round) {
+    std::size_t l2 = 0, b2 = 0;
+    const std::string more = make_stream(round * 1000, 1000, &l2, &b2);
+    steady_secs += send_stream(fd, more, round + 10);
+    steady_lines += l2;
+  }
   close(fd);
   stop(d2);
   rmdir(dir.c_str());
@@ -171,6 +183,9 @@ int main(int argc, char** argv) {
   std::printf("| daemon ingest into store (spans/s) | %.0f |\n", ingest_rate);
   std::printf("| RapidJSON DOM parse, default flags, same lines (lines/s) | %.0f |\n", base_rate);
   std::printf("| ratio ingest / DOM parse | %.2f |\n", ingest_rate / base_rate);
+  const double steady_rate = static_cast<double>(steady_lines) / steady_secs;
+  std::printf("| daemon ingest into a full store, evicting (spans/s) | %.0f |\n", steady_rate);
+  std::printf("| ratio full-store ingest / DOM parse | %.2f |\n", steady_rate / base_rate);
   std::printf("| daemon RSS per stored span (bytes) | %.0f |\n", per_span);
   std::printf("| RSS per stored span / line size | %.2f |\n", per_span / avg_line);
   std::printf("| RSS after 1x,2x,3x,4x max-traces streamed (KiB) | %ld, %ld, %ld, %ld |\n", rss[0], rss[1], rss[2], rss[3]);
