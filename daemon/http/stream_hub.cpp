@@ -73,7 +73,11 @@ bool StreamSubscriber::push(const SseEvent& e) {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::open) return true;  // already leaving: nothing to queue, nothing to count
-    if (queued_bytes_ + e->size() > max_bytes_) {
+    // The bound is on the backlog already waiting, not on the event: one trace record
+    // bigger than the whole bound (a few long prompts make one) must reach a reader that
+    // keeps up, not drop every subscriber as "slow". A subscriber holds at most the bound
+    // plus one event, and events are shared with the others.
+    if (queued_bytes_ >= max_bytes_) {
       state_ = State::dropped;
       queue_.clear();
       queued_bytes_ = 0;

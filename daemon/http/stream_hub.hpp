@@ -54,7 +54,10 @@ class StreamSubscriber {
   std::vector<SseEvent> take();
   State state() const;
 
-  /** Hub side: queues e; false (and the state becomes dropped) when that would pass the byte bound. */
+  /**
+   * Hub side: queues e; false (and the state becomes dropped) when the events already
+   * queued reach the byte bound. An event larger than the bound is taken by a queue below it.
+   */
   bool push(const SseEvent& e);
   /** Ends the subscription (shutdown, peer gone); the queue is discarded. */
   void close(State why = State::closed);

@@ -192,6 +192,34 @@ TEST_SUITE("http stream") {
     CHECK(refused->status == 503);
   }
 
+  TEST_CASE("a trace record larger than a subscriber's whole queue still reaches a reader that keeps up") {
+    TempDir dir;
+    HttpDaemon h(dir, {});
+    SseClient reader(h.port);
+    subscribe(h, reader, "/api/stream?events=trace", 1);
+    // 20 spans with 100 KB outputs: a ~2 MB trace event, twice the 1 MiB queue.
+    const std::string id = hex(0xB16B, 32);
+    const std::string blob(100000, 'y');
+    std::string lines = span_line(SpanSpec(id, "1"));
+    for (int s = 2; s <= 20; ++s)
+      lines += span_line(SpanSpec(id, std::to_string(s), "1").with("\"outputs\":{\"text\":\"" + blob + "\"}"));
+    lines += trace_end_line(id);
+    SocketClient agent(h.daemon.socket_path());
+    REQUIRE(agent.connected());
+    REQUIRE(agent.write_all(lines));
+    REQUIRE(agent.flush(1));
+    auto m = reader.next();
+    REQUIRE(m);
+    CHECK(m->event == "trace");
+    CHECK(m->data.size() > (2u << 20) - (200u << 10));
+    const auto d = parse(m->data);
+    REQUIRE(d.IsObject());
+    CHECK(str(d, "trace_id") == id);
+    CHECK(d["spans"].Size() == 20);
+    CHECK(metric_is(h, "tracecol_http_stream_dropped_total{reason=\"slow_reader\"}", "0"));
+    CHECK(metric_is(h, "tracecol_http_stream_subscribers", "1"));
+  }
+
   TEST_CASE("a reader that stops reading is dropped and counted, ingest and a healthy reader go on") {
     TempDir dir;
     HttpDaemon h(dir, {});

@@ -116,6 +116,22 @@ TEST_SUITE("http stream hub") {
     CHECK(hub.counters().dropped_slow_reader == 2);
   }
 
+  TEST_CASE("an event larger than the whole bound reaches a reader that keeps up") {
+    const auto one = http::encode_trace_event(make_trace())->size();
+    StreamHub hub(one / 2);  // every event is twice the bound
+    auto reader = hub.subscribe(query(), [] {});
+    for (int i = 0; i < 5; ++i) {
+      hub.publish_trace(make_trace());
+      CHECK(reader->state() == StreamSubscriber::State::open);
+      CHECK(reader->take().size() == 1);
+    }
+    // Behind by one such event, the next one drops it: the backlog is at the bound.
+    hub.publish_trace(make_trace());
+    hub.publish_trace(make_trace());
+    CHECK(reader->state() == StreamSubscriber::State::dropped);
+    CHECK(hub.counters().dropped_slow_reader == 1);
+  }
+
   TEST_CASE("close_all closes every subscriber and refuses new ones") {
     StreamHub hub;
     std::atomic<int> wakes{0};
