@@ -181,7 +181,7 @@ TEST_CASE("CRLF line endings and blank lines are accepted and not counted") {
   REQUIRE(d.wait_ready());
   SocketClient c(d.socket_path());
   std::string a = good_span("c1", "1");
-  a.insert(a.size() - 1, "\r");
+  a.insert(a.end() - 1, '\r');
   std::string b = good_span("c1", "2");
   b.insert(b.size() - 1, " \t\r");  // JSON allows trailing whitespace
   REQUIRE(c.write_all("\n\r\n" + a + "\n\n" + b + "\r\n" + trace_end_line("c1")));

@@ -149,7 +149,7 @@ TEST_CASE("the export latency histogram counts every trace the file exporter wro
     REQUIRE(c.connected());
     std::string lines;
     for (int i = 1; i <= traces; ++i) {
-      const std::string id = "e" + std::to_string(i);
+      const std::string id = std::string("e").append(std::to_string(i));
       lines += span_line(SpanSpec(id, "1").run("run-e").named("root").at(t0 + i, t0 + i + 0.01));
       lines += span_line(SpanSpec(id, "2", "1").run("run-e").named("child").at(t0 + i, t0 + i + 0.005));
       lines += trace_end_line(id);

@@ -102,7 +102,7 @@ struct Server {
     char tmpl[] = "/tmp/tracecol-conn-XXXXXX";
     dir = mkdtemp(tmpl);
     path = dir + "/s.sock";
-    listener.emplace(io, ingest::ListenerOptions{path, 0600, max_connections}, ctx);
+    listener.emplace(io, ingest::ListenerOptions{path, 0600, max_connections, {}, {}}, ctx);
     auto error = listener->open();
     REQUIRE_FALSE(error.has_value());
     listener->start();

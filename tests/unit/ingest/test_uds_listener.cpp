@@ -70,7 +70,7 @@ TEST_SUITE("uds listener") {
     const std::string path = dir.path + "/s.sock";
     ::close(bind_socket(path, false));
     Fixture f;
-    ingest::UdsListener listener(f.io, {path, 0600, 4}, f.ctx);
+    ingest::UdsListener listener(f.io, {path, 0600, 4, {}, {}}, f.ctx);
     CHECK_FALSE(listener.open().has_value());
     struct stat st{};
     REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -85,7 +85,7 @@ TEST_SUITE("uds listener") {
     const std::string path = dir.path + "/s.sock";
     int live = bind_socket(path, true);
     Fixture f;
-    ingest::UdsListener listener(f.io, {path, 0660, 4}, f.ctx);
+    ingest::UdsListener listener(f.io, {path, 0660, 4, {}, {}}, f.ctx);
     auto error = listener.open();
     REQUIRE(error.has_value());
     CHECK(error->find(path) != std::string::npos);
@@ -98,7 +98,7 @@ TEST_SUITE("uds listener") {
     const std::string path = dir.path + "/notes.txt";
     std::ofstream(path) << "keep me";
     Fixture f;
-    ingest::UdsListener listener(f.io, {path, 0660, 4}, f.ctx);
+    ingest::UdsListener listener(f.io, {path, 0660, 4, {}, {}}, f.ctx);
     auto error = listener.open();
     REQUIRE(error.has_value());
     CHECK(error->find("not a socket") != std::string::npos);
@@ -112,7 +112,7 @@ TEST_SUITE("uds listener") {
     TempDir dir;
     const std::string path = dir.path + "/run/tracecol/agents.sock";
     Fixture f;
-    ingest::UdsListener listener(f.io, {path, 0660, 4}, f.ctx);
+    ingest::UdsListener listener(f.io, {path, 0660, 4, {}, {}}, f.ctx);
     CHECK_FALSE(listener.open().has_value());
     struct stat st{};
     REQUIRE(::stat((dir.path + "/run").c_str(), &st) == 0);
