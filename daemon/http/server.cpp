@@ -74,8 +74,9 @@ struct Session final : SessionBase, std::enable_shared_from_this<Session> {
   bool idle = true;  // touched only on the session's strand
   // The answer write's own deadline (see arm_write_deadline); touched only on the strand.
   net::steady_timer write_deadline;
-  std::uint64_t writes = 0;  // answers started: tells a stale deadline from the current one
-  bool writing = false;
+  // Bumped when a write starts and when it ends: a deadline whose number no longer matches
+  // belongs to a write that is over.
+  std::uint64_t write_generation = 0;
   bool write_timed_out = false;
 };
 
@@ -145,12 +146,11 @@ AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bht
  */
 void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {
   s->stream.expires_never();
-  s->writing = true;
-  const std::uint64_t write = ++s->writes;
+  const std::uint64_t write = ++s->write_generation;
   s->write_deadline.expires_after(timeout);
   s->write_deadline.async_wait([weak = std::weak_ptr<Session>(s), write](boost::system::error_code ec) {
     auto session = weak.lock();
-    if (ec || !session || !session->writing || session->writes != write) return;
+    if (ec || !session || session->write_generation != write) return;
     session->write_timed_out = true;
     boost::system::error_code ignored;
     auto& socket = session->stream.socket();
@@ -161,7 +161,7 @@ void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::millisec
 
 /** Ends the write arm_write_deadline bounded; a timeout shows as beast's timeout error. */
 boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
-  s.writing = false;
+  ++s.write_generation;
   s.write_deadline.cancel();
   return s.write_timed_out ? boost::system::error_code(beast::error::timeout) : ec;
 }
