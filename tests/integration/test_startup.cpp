@@ -245,13 +245,15 @@ TEST_CASE("malloc asks for huge pages under THP madvise: one re-exec, same pid a
     // Another tunable already set is kept; hugetlb is appended to it.
     Daemon d(dir, sock, {}, {"GLIBC_TUNABLES=glibc.malloc.tcache_count=7"});
     REQUIRE(d.wait_ready());  // the socket path came through the exec: the arguments did
+    // The socket accepts before the startup lines are logged: wait for the banner, which
+    // comes after the malloc line.
+    CHECK(wait_until([&] { return d.err().find("listening on unix:" + sock) != std::string::npos; }));
     INFO("thp mode " << thp_mode() << ", stderr:\n" << d.err());
     // The exec'd environment is what getenv reports, and so the log line (glibc 2.36 cuts
     // /proc/PID/environ's copy of GLIBC_TUNABLES at the first tunable when it parses it).
     const bool huge = d.err().find("malloc: huge pages (glibc.malloc.hugetlb=1)") != std::string::npos;
     CHECK(huge == expect_reexec);
     if (!expect_reexec) CHECK(environ_value(d.pid(), "GLIBC_TUNABLES") == "glibc.malloc.tcache_count=7");
-    CHECK(d.err().find("listening on unix:" + sock) != std::string::npos);
     std::ifstream comm("/proc/" + std::to_string(d.pid()) + "/comm");
     std::string name;
     std::getline(comm, name);
@@ -264,6 +266,7 @@ TEST_CASE("malloc asks for huge pages under THP madvise: one re-exec, same pid a
   {
     Daemon d(dir, sock, {}, {"GLIBC_TUNABLES=glibc.malloc.hugetlb=0"});
     REQUIRE(d.wait_ready());
+    CHECK(wait_until([&] { return d.err().find("listening on unix:" + sock) != std::string::npos; }));
     INFO("stderr:\n" << d.err());
     CHECK(environ_value(d.pid(), "GLIBC_TUNABLES") == "glibc.malloc.hugetlb=0");
 #if !defined(__SANITIZE_ADDRESS__)
