@@ -109,7 +109,12 @@ struct HttpClient::Impl {
     a.outcome = classify_status(a.status);
     if (auto it = res.find(bhttp::field::retry_after); it != res.end()) a.retry_after = std::string(it->value());
     a.detail = "HTTP " + std::to_string(a.status);
-    if (!res.body().empty()) a.detail += ": " + res.body().substr(0, 200);
+    if (!res.body().empty()) {
+      // For the log line: the answer may be binary (a protobuf Status) or hostile (terminal
+      // escapes), so anything but printable ASCII shows as '?'.
+      a.detail += ": ";
+      for (const char c : std::string_view(res.body()).substr(0, 200)) a.detail += c >= 0x20 && c < 0x7f ? c : '?';
+    }
     if (!res.keep_alive()) close();
     co_return a;
   }
