@@ -10,7 +10,7 @@
 FROM debian:bookworm AS build
 # Tools only the tests, the fuzz preset, the benches or the browser test use; everything else in
 # the list is installed, exactly as `make deps` reads it (tests/integration/deploy checks).
-ARG TEST_ONLY_PACKAGES="socat jq python3-yaml chromium clang-14 libclang-rt-14-dev wrk nginx-light openssl"
+ARG TEST_ONLY_PACKAGES="socat jq python3-yaml chromium clang-14 libclang-rt-14-dev wrk nginx-light protobuf-compiler openssl"
 COPY deploy/debian-packages.txt /tmp/debian-packages.txt
 RUN apt-get update \
  && printf '%s\n' $TEST_ONLY_PACKAGES > /tmp/test-only.txt \

@@ -110,7 +110,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_flag("--no-default-redact", c.no_default_redact, "Do not redact authorization, api_key, password, secret, token"), "TRACECOL_NO_DEFAULT_REDACT");
   env(app.add_option("--export-queue", c.export_queue, "Traces queued per exporter before drops")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_EXPORT_QUEUE");
   env(app.add_option("--export-http", c.export_http, "POST finished traces to this http:// or https:// URL (repeatable; one exporter each)"), "TRACECOL_EXPORT_HTTP");
-  env(app.add_option("--export-http-format", c.export_http_format, "HTTP export body: otlp (OTLP/HTTP JSON) or json (trace records as NDJSON)")->check(CLI::IsMember({"otlp", "json"}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_FORMAT");
+  env(app.add_option("--export-http-format", c.export_http_format, "HTTP export body: otlp (OTLP/HTTP JSON), otlp-proto (OTLP/HTTP protobuf) or json (trace records as NDJSON)")->check(CLI::IsMember({"otlp", "otlp-proto", "json"}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_FORMAT");
   env(app.add_option("--export-http-header", c.export_http_header_lines, "'Name: value' header on every export request (repeatable; never logged)"), "TRACECOL_EXPORT_HTTP_HEADER");
   env(app.add_option("--export-http-timeout", c.export_http_timeout_text, "One export request, connect to answer")->capture_default_str(), "TRACECOL_EXPORT_HTTP_TIMEOUT");
   env(app.add_option("--export-http-max-batch-traces", c.export_http_max_batch_traces, "Traces per export request")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_EXPORT_HTTP_MAX_BATCH_TRACES");

@@ -104,7 +104,9 @@ std::optional<std::string> add_exporters(const Config& c, exporters::FanOut& fan
     auto ms = [](std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
     eh::HttpExporterOptions o;
     o.url = url;
-    o.format = c.export_http_format == "json" ? eh::Format::json : eh::Format::otlp;
+    o.format = c.export_http_format == "json"         ? eh::Format::json
+               : c.export_http_format == "otlp-proto" ? eh::Format::otlp_proto
+                                                      : eh::Format::otlp;
     o.headers = c.export_http_headers;
     o.timeout = ms(c.export_http_timeout);
     o.max_batch_traces = c.export_http_max_batch_traces;

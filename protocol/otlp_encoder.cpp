@@ -6,9 +6,9 @@
 
 #include "protocol/encoder.hpp"
 #include "protocol/json_scanner.hpp"
+#include "protocol/metadata_members.hpp"
 
 namespace tracecol::protocol {
-namespace {
 
 std::string_view openinference_kind(SpanKind kind) {
   switch (kind) {
@@ -21,6 +21,8 @@ std::string_view openinference_kind(SpanKind kind) {
   }
   return "UNKNOWN";
 }
+
+namespace {
 
 /** ns as a JSON string ("1732500000123456789", as OTLP spells 64-bit integers) at d; returns the new end. */
 char* write_nanos_string(char* d, std::int64_t ns) {
@@ -109,146 +111,46 @@ class AttributeWriter {
   bool first_ = true;
 };
 
-/** A JSON integer that fits int64: the only numbers OTLP's intValue can carry. */
-bool is_integer_token(std::string_view token) {
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
-  return ec == std::errc() && ptr == token.data() + token.size();
-}
-
 /**
- * A small reader for the metadata object, which the decoders already validated (JSON
- * grammar, UTF-8, depth): it only finds the top-level members, bounds-checked, and stops
- * at anything unexpected. The validating JsonScanner cost 4x as much here (and a heap
- * allocation per span for its scratch deque).
+ * The JSON string content append_json_string would write for a string read as written:
+ * unescaped content already is it; escaped content is decoded and re-escaped (into
+ * scratch) so every escape comes out in one canonical spelling.
  */
-class MemberReader {
- public:
-  MemberReader(const char* p, const char* end) : p_(p), end_(end) {}
-  void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
-  }
-  bool eat(char c) {
-    skip_ws();
-    if (p_ >= end_ || *p_ != c) return false;
-    ++p_;
-    return true;
-  }
-  char peek() {
-    skip_ws();
-    return p_ < end_ ? *p_ : '\0';
-  }
-  /** At '"': the content as written (escapes kept), and whether it has escapes. */
-  bool string(std::string_view& raw, bool& escaped) {
-    if (!eat('"')) return false;
-    const char* start = p_;
-    escaped = false;
-    for (;;) {
-      // Valid string content holds no raw control byte: the stop is a quote or a backslash.
-      p_ += json_escape_position(std::string_view(p_, static_cast<std::size_t>(end_ - p_)));
-      if (p_ >= end_ || (*p_ != '"' && *p_ != '\\')) return false;
-      if (*p_ == '"') break;
-      escaped = true;
-      p_ += 2;  // the escaped character; \uXXXX's hex digits hold no quote or backslash
-    }
-    raw = std::string_view(start, static_cast<std::size_t>(p_ - start));
-    ++p_;
-    return true;
-  }
-  /** Any value; its text as written. Containers are skipped by bracket depth outside strings. */
-  bool value(std::string_view& text) {
-    skip_ws();
-    const char* start = p_;
-    if (p_ >= end_) return false;
-    if (*p_ == '"') {
-      std::string_view raw;
-      bool escaped;
-      if (!string(raw, escaped)) return false;
-    } else if (*p_ == '{' || *p_ == '[') {
-      std::size_t depth = 0;
-      do {
-        if (p_ >= end_) return false;
-        const char c = *p_;
-        if (c == '"') {
-          std::string_view raw;
-          bool escaped;
-          if (!string(raw, escaped)) return false;
-          continue;
-        }
-        if (c == '{' || c == '[') ++depth;
-        else if (c == '}' || c == ']') --depth;
-        ++p_;
-      } while (depth > 0);
-    } else {
-      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ' ' && *p_ != '\t' && *p_ != '\n' && *p_ != '\r') ++p_;
-    }
-    text = std::string_view(start, static_cast<std::size_t>(p_ - start));
-    return !text.empty();
-  }
-
- private:
-  const char* p_;
-  const char* end_;
-};
+std::string_view json_content(std::string_view raw, bool escaped, std::string& scratch) {
+  if (!escaped) return raw;
+  std::string text;
+  JsonScanner::unescape(raw, text);
+  scratch.clear();
+  append_json_string(scratch, text);
+  return std::string_view(scratch).substr(1, scratch.size() - 2);
+}
 
 /** One attribute per top-level member of the (validated) metadata object. */
 void append_metadata_attributes(AttributeWriter& attrs, std::string_view metadata) {
-  MemberReader in(metadata.data(), metadata.data() + metadata.size());
-  if (!in.eat('{') || in.peek() == '}') return;
-  std::string scratch;
-  const auto as_json_content = [&scratch](std::string_view raw, bool escaped) {
-    // Unescaped content is already what append_json_string would write between the quotes.
-    if (!escaped) return raw;
-    std::string text;
-    JsonScanner::unescape(raw, text);
-    scratch.clear();
-    append_json_string(scratch, text);
-    return std::string_view(scratch).substr(1, scratch.size() - 2);
-  };
-  std::string key;
-  for (;;) {
-    std::string_view raw_key;
-    bool key_escaped;
-    if (!in.string(raw_key, key_escaped) || !in.eat(':')) return;
-    key.assign(as_json_content(raw_key, key_escaped));
-    std::string_view value;
-    if (in.peek() == '"') {
-      std::string_view raw;
-      bool escaped;
-      if (!in.string(raw, escaped)) return;
-      std::string& v = attrs.metadata(key, "stringValue");
-      v += '"';
-      v += as_json_content(raw, escaped);
-      v += '"';
-      attrs.end();
-    } else {
-      if (!in.value(value)) return;
-      const char c = value.front();
-      if (c == '-' || (c >= '0' && c <= '9')) {
-        if (is_integer_token(value)) {
-          std::string& v = attrs.metadata(key, "intValue");
-          v += '"';
-          v += value;
-          v += '"';
-          attrs.end();
-        } else if (JsonScanner::fits_double(value)) {
-          attrs.metadata(key, "doubleValue") += value;
-          attrs.end();
-        } else {
-          std::string& v = attrs.metadata(key, "stringValue");
-          append_json_string(v, value);
-          attrs.end();
-        }
-      } else if (value == "true" || value == "false") {
-        attrs.metadata(key, "boolValue") += value;
-        attrs.end();
-      } else {  // null, objects and arrays: their JSON text as a string
-        append_json_string(attrs.metadata(key, "stringValue"), value);
-        attrs.end();
+  std::string key_scratch, value_scratch;
+  for_each_metadata_member(metadata, [&](const MetadataMember& m) {
+    const std::string_view key = json_content(m.key, m.key_escaped, key_scratch);
+    switch (m.type) {
+      case MemberType::string: {
+        std::string& v = attrs.metadata(key, "stringValue");
+        v += '"';
+        v += json_content(m.value, m.value_escaped, value_scratch);
+        v += '"';
+        break;
       }
+      case MemberType::integer: {
+        std::string& v = attrs.metadata(key, "intValue");
+        v += '"';
+        v += m.value;
+        v += '"';
+        break;
+      }
+      case MemberType::number: attrs.metadata(key, "doubleValue") += m.value; break;
+      case MemberType::boolean: attrs.metadata(key, "boolValue") += m.value; break;
+      case MemberType::text: append_json_string(attrs.metadata(key, "stringValue"), m.value); break;
     }
-    if (!in.eat(',')) return;
-  }
+    attrs.end();
+  });
 }
 
 /** trace_hex: the trace id's 32 hex digits, shared by every span of the trace. */

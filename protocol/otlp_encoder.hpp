@@ -14,6 +14,9 @@
 
 namespace tracecol::protocol {
 
+/** OpenInference's span kind for ours: TEAM -> AGENT, CUSTOM -> UNKNOWN (both OTLP encodings). */
+std::string_view openinference_kind(SpanKind kind);
+
 /** The instrumentation scope every encoded span is reported under. */
 inline constexpr std::string_view otlp_scope_name = "tracecol";
 inline constexpr std::string_view otlp_scope_version = "0.1.0";

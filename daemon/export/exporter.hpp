@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "daemon/export/latency_histogram.hpp"
 #include "protocol/span.hpp"
 
 namespace tracecol::exporters {
@@ -19,7 +20,8 @@ enum class ExportStatus { ok, failed };
 /**
  * One destination for finished traces. Each exporter is driven by exactly one worker
  * thread of the fan-out, so implementations need no locking of their own; every call
- * below comes from that thread. A call may block (slow disk, slow network): only this
+ * below comes from that thread (except export_shared of an exporter that
+ * hands_off_on_publish(), which locks for itself). A call may block (slow disk, slow network): only this
  * exporter's queue backs up. Report failure by returning ExportStatus::failed, not by
  * throwing; a call that throws anyway counts as failed and the worker carries on.
  */
@@ -39,6 +41,15 @@ class Exporter {
    * keeps the pointer instead of a copy or an encoding.
    */
   virtual ExportStatus export_shared(const TracePtr& trace) { return export_trace(*trace); }
+
+  /**
+   * True when export_shared only hands the trace to a queue of the exporter's own, never
+   * blocks and may be called from any thread (HTTP). The fan-out then calls it on the
+   * publishing thread instead of waking a worker per trace: a thread hop and a wake-up
+   * saved per trace, for a lock the call takes anyway. Other calls still come from the
+   * exporter's worker.
+   */
+  virtual bool hands_off_on_publish() const { return false; }
 
   /** Each finished span, as soon as it finishes; only called when wants_spans(). */
   virtual ExportStatus export_span(const protocol::Span&) { return ExportStatus::ok; }
@@ -64,6 +75,9 @@ class Exporter {
     std::uint64_t traces_failed = 0, spans_failed = 0;    // rejected by the far end, not retried
     std::uint64_t traces_dropped = 0, spans_dropped = 0;  // own queue overflow, gave up, shutdown
     std::uint64_t traces_pending = 0, spans_pending = 0;  // queued or in flight now
+    // One sample per delivered or failed trace, from export_shared to the answer that
+    // settled it: the fan-out's own sample would only time the hand-off.
+    LatencyHistogram latency;
   };
   virtual std::optional<Handoff> handoff() const { return std::nullopt; }
 

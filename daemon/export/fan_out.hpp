@@ -1,9 +1,9 @@
 #pragma once
 // Fan-out: one bounded queue and one worker thread per exporter, so a slow or dead
 // exporter never slows ingest or its siblings. Overflow drops (and counts); publishing
-// never blocks.
+// never blocks. An exporter with a queue of its own (Exporter::hands_off_on_publish) is
+// handed each trace on the publishing thread; its worker only flushes and reopens.
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,33 +16,6 @@
 #include "daemon/export/exporter.hpp"
 
 namespace tracecol::exporters {
-
-/** Upper bounds (seconds) of the export latency buckets; a last +Inf bucket is implied. */
-inline constexpr std::array<double, 15> export_latency_bounds = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-
-/**
- * Time from publish() (enqueue) to export_trace returning, ok or failed, per trace.
- * Plain values: the fan-out updates it under the exporter's lock and copies it out.
- */
-struct LatencyHistogram {
-  std::array<std::uint64_t, export_latency_bounds.size() + 1> buckets{};  // per bucket, not cumulative; last = +Inf
-  std::uint64_t count = 0;
-  double sum_seconds = 0;
-
-  void record(double seconds) {
-    std::size_t i = 0;
-    while (i < export_latency_bounds.size() && seconds > export_latency_bounds[i]) ++i;
-    ++buckets[i];
-    ++count;
-    sum_seconds += seconds;
-  }
-  void merge(const LatencyHistogram& other) {
-    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
-    count += other.count;
-    sum_seconds += other.sum_seconds;
-  }
-};
 
 /** Counters for one exporter; traces and the spans inside them are counted separately. */
 struct ExporterCounters {

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -117,6 +119,67 @@ TEST_CASE("OTLP round trip: daemon A exports to daemon B's /v1/traces and B's re
     CHECK(str(mb, "service.name") == "tracecol");
     for (const auto& m : ma.GetObject()) CHECK(raw(ma, m.name.GetString()) == raw(mb, m.name.GetString()));
   }
+}
+
+/** stdout of `protoc --decode_raw` (Debian's protobuf-compiler) reading file; empty when it fails. */
+std::string protoc_decode_raw(const std::string& file) {
+  const std::string cmd = "protoc --decode_raw < '" + file + "' 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    if (pclose(p) != 0) out.clear();
+  }
+  return out;
+}
+
+TEST_CASE("OTLP protobuf export: protoc, a decoder nobody here wrote, reads the daemon's request as OTLP says") {
+  TempDir dir;
+  HttpReceiver r;
+  Daemon d(dir, dir.file("s.sock"),
+           {"--trace-linger", "50ms", "--export-http", url(r), "--export-http-format", "otlp-proto",
+            "--export-http-max-delay", "20ms", "--export-http-service-name", "agents-prod"});
+  REQUIRE(d.wait_ready());
+  const std::string t = "7f3b";
+  {
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    std::string lines;
+    lines += span_line(SpanSpec(t, "11", "10").named("llm call").of_kind("LLM").run("run-pb").at(1732500000.25, 1732500000.75)
+                           .with(R"("inputs":{"prompt":"2+2?"},"metadata":{"model":"gpt-x","tokens":12,"ok":true})"));
+    lines += span_line(SpanSpec(t, "10").named("agent").of_kind("AGENT").run("run-pb").at(1732500000.0, 1732500001.0)
+                           .with(R"("error":"gave up")"));
+    lines += trace_end_line(t);
+    REQUIRE(c.write_all(lines));
+    REQUIRE(c.flush(1));
+  }
+  REQUIRE(wait_until([&] { return r.request_count() >= 1; }));
+  const auto req = r.requests().at(0);
+  CHECK(req.headers.at("content-type") == "application/x-protobuf");
+  const std::string file = dir.file("request.pb");
+  { std::ofstream(file, std::ios::binary) << req.body; }
+  const std::string text = protoc_decode_raw(file);
+  REQUIRE_MESSAGE(!text.empty(), "protoc --decode_raw failed (is protobuf-compiler installed?)");
+  INFO(text);
+  // Field numbers: ExportTraceServiceRequest.resource_spans 1 > ResourceSpans.resource 1 >
+  // Resource.attributes 1 > KeyValue key 1 / value 2 > AnyValue.string_value 1.
+  CHECK(text.find("1: \"service.name\"\n      2 {\n        1: \"agents-prod\"") != std::string::npos);
+  // InstrumentationScope name 1, version 2.
+  CHECK(text.find("1: \"tracecol\"\n      2: \"0.1.0\"") != std::string::npos);
+  // Span: trace_id 1 (16 bytes: 0x7f3b at the end), name 5, kind 6 = INTERNAL, fixed64 times 7 and 8.
+  CHECK(text.find("1: \"\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\177;\"") != std::string::npos);
+  char times[96];
+  std::snprintf(times, sizeof times, "7: 0x%llx\n      8: 0x%llx", 1732500000250000000ULL, 1732500000750000000ULL);
+  CHECK(text.find("5: \"llm call\"\n      6: 1\n      " + std::string(times)) != std::string::npos);
+  // Attributes 9: the input as raw JSON text, an integer metadata value as int_value 3.
+  CHECK(text.find("1: \"input.value\"\n        2 {\n          1: \"{\\\"prompt\\\":\\\"2+2?\\\"}\"") != std::string::npos);
+  CHECK(text.find("1: \"metadata.tokens\"\n        2 {\n          3: 12") != std::string::npos);
+  CHECK(text.find("1: \"session.id\"\n        2 {\n          1: \"run-pb\"") != std::string::npos);
+  // Status 15: message 2, code 3 (ERROR = 2) on the agent span; OK = 1 on the LLM span.
+  CHECK(text.find("15 {\n        2: \"gave up\"\n        3: 2\n      }") != std::string::npos);
+  CHECK(text.find("15 {\n        3: 1\n      }") != std::string::npos);
+  REQUIRE(d.terminate());
+  CHECK(exporter_summary(d.err()).find(" sent=1 ") != std::string::npos);
 }
 
 TEST_CASE("https: verified against --export-http-ca-file, refused without it") {

@@ -6,6 +6,7 @@
 #include "daemon/log.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/otlp_encoder.hpp"
+#include "protocol/otlp_proto_encoder.hpp"
 
 namespace tracecol::exporters::http {
 
@@ -41,7 +42,9 @@ HttpExporter::HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClie
       client_(std::move(client)),
       url_(std::move(url)),
       name_("http:" + url_.host_header),
-      content_type_(options_.format == Format::otlp ? "application/json" : "application/x-ndjson"),
+      content_type_(options_.format == Format::otlp         ? "application/json"
+                    : options_.format == Format::otlp_proto ? "application/x-protobuf"
+                                                            : "application/x-ndjson"),
       rng_(std::random_device{}()),
       queue_(options_.queue) {
   if (options_.max_batch_traces == 0) options_.max_batch_traces = 1;
@@ -64,6 +67,7 @@ std::optional<Exporter::Handoff> HttpExporter::handoff() const {
   h.spans_dropped = s.spans_dropped;
   h.traces_pending = s.traces_pending;
   h.spans_pending = s.spans_pending;
+  h.latency = s.latency;
   return h;
 }
 
@@ -200,6 +204,8 @@ HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>
     if (otlp) {
       if (records > 0) body += ',';
       protocol::append_otlp_spans(body, *r.trace);
+    } else if (options_.format == Format::otlp_proto) {
+      protocol::append_otlp_proto_resource_spans(body, *r.trace, options_.service_name);
     } else {
       protocol::append_trace_json(body, *r.trace);
       body += '\n';
@@ -244,8 +250,13 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
     }
     if (attempt > 0) retried_.fetch_add(traces, std::memory_order_relaxed);
     const Attempt a = client_->post(req);
+    const auto answered = Clock::now();
+    const auto record_latency = [&] {
+      for (const auto& r : batch) stats_.latency.record(std::chrono::duration<double>(answered - r.enqueued).count());
+    };
     std::unique_lock lock(mu_);
     if (a.outcome == Outcome::ok) {
+      record_latency();
       stats_.traces_sent += traces;
       stats_.spans_sent += spans;
       in_flight_traces_ = in_flight_spans_ = 0;  // settled in the same step it is counted
@@ -260,6 +271,7 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
     }
     std::uint64_t suppressed = 0;
     if (a.outcome == Outcome::permanent_status) {
+      record_latency();
       stats_.traces_failed += traces;
       stats_.spans_failed += spans;
       in_flight_traces_ = in_flight_spans_ = 0;

@@ -35,6 +35,7 @@ struct HttpExporterStats {
   std::uint64_t requests = 0;             // attempts made
   std::uint64_t requests_failed = 0;      // attempts that did not get a 2xx
   std::uint64_t traces_retried = 0;       // traces in attempts that repeated an earlier one
+  LatencyHistogram latency;               // per sent or failed trace: queued to answered
 };
 
 /**
@@ -47,7 +48,8 @@ struct HttpExporterStats {
  * the queue cost a page fault per 4 KiB first touched and were cold by the time they
  * were written.
  *
- * Threads: export_shared / export_trace / flush / name are called by the fan-out worker; retried() and
+ * Threads: export_shared from any thread (the fan-out calls it on the publishing thread:
+ * hands_off_on_publish); export_trace / flush / name from the fan-out worker; retried() and
  * stats() from any thread; construction and destruction from the daemon's main thread.
  */
 class HttpExporter final : public Exporter {
@@ -59,6 +61,7 @@ class HttpExporter final : public Exporter {
 
   std::string_view name() const override { return name_; }
   ExportStatus export_shared(const TracePtr& trace) override;
+  bool hands_off_on_publish() const override { return true; }
   /** A copy of trace, queued as export_shared does (for callers that hold no TracePtr). */
   ExportStatus export_trace(const protocol::Trace& trace) override;
   /** Sends what is queued at once, waiting until it is sent or given up, at most drain_timeout. */

@@ -13,7 +13,8 @@
 namespace tracecol::exporters::http {
 
 enum class Format {
-  otlp,  // OTLP/HTTP JSON ExportTraceServiceRequest, Content-Type application/json
+  otlp,        // OTLP/HTTP JSON ExportTraceServiceRequest, Content-Type application/json
+  otlp_proto,  // OTLP/HTTP protobuf, Content-Type application/x-protobuf (OTLP's default encoding)
   json,  // our trace records, one per line (NDJSON), Content-Type application/x-ndjson
 };
 

@@ -34,6 +34,58 @@ class RetryingExporter final : public Exporter {
   std::atomic<std::uint64_t> retried_{0};
 };
 
+/**
+ * Queues traces of its own, as the HTTP exporter does: takes them on the publishing
+ * thread, reports deliveries and its own delivery latency through handoff().
+ */
+class HandOffExporter final : public Exporter {
+ public:
+  std::string_view name() const override { return "handoff"; }
+  ExportStatus export_trace(const protocol::Trace&) override { return ExportStatus::failed; }  // never called
+  ExportStatus export_shared(const TracePtr& trace) override {
+    std::lock_guard lock(mu_);
+    if (shut_down_) ++after_shutdown_;
+    threads_.insert(std::this_thread::get_id());
+    held_.push_back(trace);
+    return ExportStatus::ok;
+  }
+  bool hands_off_on_publish() const override { return true; }
+  std::optional<Handoff> handoff() const override {
+    std::lock_guard lock(mu_);
+    Handoff h;
+    h.traces_delivered = delivered_;
+    for (std::size_t i = 0; i < delivered_; ++i) h.spans_delivered += held_[i]->spans.size();
+    h.traces_pending = held_.size() - delivered_;
+    for (std::size_t i = delivered_; i < held_.size(); ++i) h.spans_pending += held_[i]->spans.size();
+    for (std::size_t i = 0; i < delivered_; ++i) h.latency.record(0.002);
+    return h;
+  }
+  void shutdown() override {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+  }
+  void deliver_all() {
+    std::lock_guard lock(mu_);
+    delivered_ = held_.size();
+  }
+  std::set<std::thread::id> threads() const {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+  std::size_t after_shutdown() const {
+    std::lock_guard lock(mu_);
+    return after_shutdown_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<TracePtr> held_;
+  std::size_t delivered_ = 0;
+  std::set<std::thread::id> threads_;
+  bool shut_down_ = false;
+  std::size_t after_shutdown_ = 0;
+};
+
 /** The cumulative count of the latency buckets up to and including bound index i. */
 std::uint64_t cumulative(const LatencyHistogram& h, std::size_t i) {
   std::uint64_t n = 0;
@@ -305,6 +357,40 @@ TEST_SUITE("export.fan_out") {
     const auto c = fan.counters();
     CHECK(c[0].traces_retried == 6);
     CHECK(c[1].traces_retried == 0);  // the default: an exporter that never retries
+  }
+
+  TEST_CASE("an exporter with a queue of its own is handed traces on the publishing thread, counted by its handoff") {
+    FanOut fan;
+    auto owned = std::make_unique<HandOffExporter>();
+    HandOffExporter* e = owned.get();
+    fan.add(std::move(owned), 1);  // a fan-out queue of 1 would drop: a hand-off never queues here
+    fan.start();
+    const TracePtr batch[] = {make_trace(1), make_trace(2), make_trace(3)};
+    fan.publish(batch);
+    fan.publish(make_trace(4));
+    CHECK(e->threads() == std::set<std::thread::id>{std::this_thread::get_id()});
+    auto c = fan.counters()[0];
+    CHECK(c.traces_published == 4);
+    CHECK(c.traces_dropped == 0);
+    CHECK(c.traces_sent == 0);  // handed off, not yet delivered: pending in the exporter
+    CHECK(c.queue_depth == 4);
+    CHECK(c.spans_pending == c.spans_published);
+    CHECK(c.export_latency.count == 0);  // no sample for a hand-off
+    e->deliver_all();
+    REQUIRE(fan.drain(soon()));
+    c = fan.counters()[0];
+    CHECK(c.traces_sent == 4);
+    CHECK(c.spans_sent == c.spans_published);
+    CHECK(c.queue_depth == 0);
+    CHECK(c.export_latency.count == 4);  // the exporter's own delivery samples
+    fan.stop();
+    fan.publish(make_trace(5));  // after stop: dropped and counted, never handed to a shut-down exporter
+    CHECK(e->after_shutdown() == 0);
+    c = fan.counters()[0];
+    CHECK(c.traces_published == 5);
+    CHECK(c.traces_dropped == 1);
+    CHECK(c.spans_dropped_shutdown == c.spans_dropped);
+    CHECK(c.spans_published == c.spans_sent + c.spans_failed + c.spans_dropped + c.spans_pending);
   }
 }
 

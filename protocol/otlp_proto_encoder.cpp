@@ -1,0 +1,339 @@
+#include "protocol/otlp_proto_encoder.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+
+#include "protocol/json_scanner.hpp"
+#include "protocol/metadata_members.hpp"
+#include "protocol/otlp_encoder.hpp"
+
+namespace tracecol::protocol {
+namespace {
+
+// Wire types (protobuf encoding): the low 3 bits of a field's tag.
+constexpr unsigned varint_type = 0;
+constexpr unsigned fixed64_type = 1;
+constexpr unsigned length_type = 2;
+
+// Field numbers, from opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto,
+// resource/v1/resource.proto, collector/trace/v1/trace_service.proto).
+namespace field {
+constexpr unsigned request_resource_spans = 1;  // ExportTraceServiceRequest
+constexpr unsigned resource = 1;                // ResourceSpans
+constexpr unsigned scope_spans = 2;
+constexpr unsigned resource_attributes = 1;     // Resource
+constexpr unsigned scope = 1;                   // ScopeSpans
+constexpr unsigned spans = 2;
+constexpr unsigned scope_name = 1;              // InstrumentationScope
+constexpr unsigned scope_version = 2;
+constexpr unsigned trace_id = 1;                // Span
+constexpr unsigned span_id = 2;
+constexpr unsigned parent_span_id = 4;
+constexpr unsigned name = 5;
+constexpr unsigned kind = 6;
+constexpr unsigned start_time = 7;
+constexpr unsigned end_time = 8;
+constexpr unsigned attributes = 9;
+constexpr unsigned status = 15;
+constexpr unsigned status_message = 2;          // Status
+constexpr unsigned status_code = 3;
+constexpr unsigned key = 1;                     // KeyValue
+constexpr unsigned value = 2;
+constexpr unsigned string_value = 1;            // AnyValue
+constexpr unsigned bool_value = 2;
+constexpr unsigned int_value = 3;
+constexpr unsigned double_value = 4;
+}  // namespace field
+
+constexpr std::uint64_t span_kind_internal = 1;
+constexpr std::uint64_t status_ok = 1;
+constexpr std::uint64_t status_error = 2;
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* write_varint(char* d, std::uint64_t v) {
+  while (v >= 0x80) {
+    *d++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *d++ = static_cast<char>(v);
+  return d;
+}
+
+/** Tags of the fields used here fit one byte (field numbers below 16). */
+constexpr char tag(unsigned field_number, unsigned wire_type) { return static_cast<char>(field_number << 3 | wire_type); }
+
+// Everything below writes through a cursor into space reserved for the worst case:
+// a span is ~15 attributes of ~6 pieces each, and an append per piece (a capacity check
+// and a call each) cost 4x the bytes' copying.
+
+char* put_bytes(char* d, unsigned field_number, std::string_view bytes) {
+  *d++ = tag(field_number, length_type);
+  d = write_varint(d, bytes.size());
+  std::memcpy(d, bytes.data(), bytes.size());
+  return d + bytes.size();
+}
+
+char* put_fixed64(char* d, unsigned field_number, std::uint64_t v) {
+  *d++ = tag(field_number, fixed64_type);
+  for (int i = 0; i < 8; ++i) *d++ = static_cast<char>(v >> (8 * i));  // little-endian
+  return d;
+}
+
+char* put_big_endian(char* d, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    d[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return d + 8;
+}
+
+/** An AnyValue, as its encoded bytes are known before writing. */
+struct AnyValue {
+  unsigned field_number = field::string_value;
+  std::string_view bytes;    // string_value: the text
+  std::uint64_t number = 0;  // bool_value / int_value: the varint; double_value: the bits
+};
+
+std::size_t any_value_size(const AnyValue& v) {
+  switch (v.field_number) {
+    case field::string_value: return 1 + varint_size(v.bytes.size()) + v.bytes.size();
+    case field::double_value: return 1 + 8;
+    default: return 1 + varint_size(v.number);
+  }
+}
+
+/** Bytes an attribute adds besides its key and string value: four tags and four lengths. */
+constexpr std::size_t attribute_overhead = 4 * (1 + 10);
+
+/** A KeyValue (key = prefix + key) in the repeated field `field_number`; sizes computed first, nothing moved. */
+char* put_attribute(char* d, unsigned field_number, std::string_view prefix, std::string_view key, const AnyValue& v) {
+  const std::size_t key_size = prefix.size() + key.size();
+  const std::size_t value_size = any_value_size(v);
+  *d++ = tag(field_number, length_type);
+  d = write_varint(d, 1 + varint_size(key_size) + key_size + 1 + varint_size(value_size) + value_size);
+  *d++ = tag(field::key, length_type);
+  d = write_varint(d, key_size);
+  std::memcpy(d, prefix.data(), prefix.size());
+  d += prefix.size();
+  std::memcpy(d, key.data(), key.size());
+  d += key.size();
+  *d++ = tag(field::value, length_type);
+  d = write_varint(d, value_size);
+  switch (v.field_number) {
+    case field::string_value: return put_bytes(d, field::string_value, v.bytes);
+    case field::double_value: return put_fixed64(d, field::double_value, v.number);
+    default:
+      *d++ = tag(v.field_number, varint_type);
+      return write_varint(d, v.number);
+  }
+}
+
+char* put_string_attribute(char* d, std::string_view key, std::string_view text) {
+  return put_attribute(d, field::attributes, {}, key, AnyValue{field::string_value, text, 0});
+}
+
+char* put_int_attribute(char* d, std::string_view key, std::int64_t v) {
+  return put_attribute(d, field::attributes, "metadata.", key, AnyValue{field::int_value, {}, static_cast<std::uint64_t>(v)});
+}
+
+/** The text of a metadata string or key: as written when it has no escapes, else decoded into scratch. */
+std::string_view text_of(std::string_view raw, bool escaped, std::string& scratch) {
+  if (!escaped) return raw;
+  scratch.clear();
+  JsonScanner::unescape(raw, scratch);
+  return scratch;
+}
+
+char* put_metadata_attributes(char* d, std::string_view metadata) {
+  std::string key_scratch, value_scratch;
+  for_each_metadata_member(metadata, [&](const MetadataMember& m) {
+    // Decoded text is never longer than as written, and a double's 8 bytes fit in the
+    // reserve's per-member allowance (metadata_reserve).
+    const std::string_view key = text_of(m.key, m.key_escaped, key_scratch);
+    AnyValue v;
+    switch (m.type) {
+      case MemberType::string: v = {field::string_value, text_of(m.value, m.value_escaped, value_scratch), 0}; break;
+      case MemberType::integer: {
+        std::int64_t i = 0;
+        std::from_chars(m.value.data(), m.value.data() + m.value.size(), i);
+        v = {field::int_value, {}, static_cast<std::uint64_t>(i)};
+        break;
+      }
+      case MemberType::number: {
+        double x = 0;
+        std::from_chars(m.value.data(), m.value.data() + m.value.size(), x);
+        std::uint64_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        v = {field::double_value, {}, bits};
+        break;
+      }
+      case MemberType::boolean: v = {field::bool_value, {}, m.value == "true" ? 1u : 0u}; break;
+      case MemberType::text: v = {field::string_value, m.value, 0}; break;
+    }
+    d = put_attribute(d, field::attributes, "metadata.", key, v);
+  });
+  return d;
+}
+
+/**
+ * Room for a span's metadata attributes: their text (decoding never lengthens it) plus,
+ * per member, an attribute's overhead, "metadata." and a double's 8 bytes. Each member
+ * has a ':' of its own, so counting every ':' bounds the members.
+ */
+std::size_t metadata_reserve(std::string_view metadata) {
+  std::size_t colons = 0;
+  for (const char c : metadata) colons += c == ':' ? 1 : 0;
+  return metadata.size() + colons * (attribute_overhead + 9 + 8);
+}
+
+/** An upper bound of put_span's output. */
+std::size_t span_reserve(const Span& span) {
+  return 256 + 8 * attribute_overhead + span.name.size() + 2 * span.run_id.size() + span.inputs.size() +
+         span.outputs.size() + span.error.size() + metadata_reserve(span.metadata);
+}
+
+/** One Span (field 2 of ScopeSpans), written into reserved space: one resize and one shrink per span. */
+void put_span(std::string& out, const Span& span) {
+  const std::size_t start = out.size();
+  out.resize(start + span_reserve(span));
+  // The length goes in front of the content: 2 bytes are kept for it (spans of 128 B to
+  // 16 KiB) and the content moves only when it needs another number of bytes.
+  constexpr std::size_t guess = 2;
+  char* const head = out.data() + start;
+  char* const body = head + 1 + guess;
+  char* d = body;
+  *d++ = tag(field::trace_id, length_type);
+  *d++ = 16;
+  d = put_big_endian(d, span.trace_id.hi);
+  d = put_big_endian(d, span.trace_id.lo);
+  *d++ = tag(field::span_id, length_type);
+  *d++ = 8;
+  d = put_big_endian(d, span.span_id);
+  if (span.parent_id != 0) {
+    *d++ = tag(field::parent_span_id, length_type);
+    *d++ = 8;
+    d = put_big_endian(d, span.parent_id);
+  }
+  d = put_bytes(d, field::name, span.name);
+  *d++ = tag(field::kind, varint_type);
+  *d++ = static_cast<char>(span_kind_internal);
+  d = put_fixed64(d, field::start_time, static_cast<std::uint64_t>(span.started_at_ns));
+  if (span.ended()) d = put_fixed64(d, field::end_time, static_cast<std::uint64_t>(span.ended_at_ns));
+
+  d = put_string_attribute(d, "openinference.span.kind", openinference_kind(span.kind));
+  d = put_string_attribute(d, "tracecol.kind", to_string(span.kind));
+  if (!span.run_id.empty()) {
+    d = put_string_attribute(d, "session.id", span.run_id);
+    d = put_string_attribute(d, "tracecol.run_id", span.run_id);
+  }
+  if (!span.inputs.empty() && span.inputs != "{}") {
+    d = put_string_attribute(d, "input.value", span.inputs);
+    d = put_string_attribute(d, "input.mime_type", "application/json");
+  }
+  if (!span.outputs.empty()) {
+    d = put_string_attribute(d, "output.value", span.outputs);
+    d = put_string_attribute(d, "output.mime_type", "application/json");
+  }
+  d = put_metadata_attributes(d, span.metadata);
+  if (span.has_peer) {
+    static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
+    d = put_int_attribute(d, "peer.pid", span.peer_pid);
+    d = put_int_attribute(d, "peer.uid", span.peer_uid);
+  }
+
+  if (span.has_error()) {
+    *d++ = tag(field::status, length_type);
+    d = write_varint(d, 1 + varint_size(span.error.size()) + span.error.size() + 2);
+    d = put_bytes(d, field::status_message, span.error);
+    *d++ = tag(field::status_code, varint_type);
+    *d++ = static_cast<char>(status_error);
+  } else if (span.ended()) {
+    *d++ = tag(field::status, length_type);
+    *d++ = 2;
+    *d++ = tag(field::status_code, varint_type);
+    *d++ = static_cast<char>(status_ok);
+  }
+
+  const std::size_t length = static_cast<std::size_t>(d - body);
+  const std::size_t need = varint_size(length);
+  if (need != guess) {  // the reserve's slack (>= 256 bytes) holds the few bytes more
+    std::memmove(head + 1 + need, body, length);
+    d = head + 1 + need + length;
+  }
+  head[0] = tag(field::spans, length_type);
+  write_varint(head + 1, length);
+  out.resize(static_cast<std::size_t>(d - out.data()));
+}
+
+/** Appends a small length-delimited field: its content (at most `bound` bytes) written by write(d). */
+template <typename Write>
+void put_small_message(std::string& out, unsigned field_number, std::size_t bound, Write&& write) {
+  const std::size_t start = out.size();
+  out.resize(start + 1 + 10 + bound);
+  char* const body = out.data() + start + 1 + 10;
+  const std::size_t length = static_cast<std::size_t>(write(body) - body);
+  char* d = out.data() + start;
+  *d++ = tag(field_number, length_type);
+  d = write_varint(d, length);
+  std::memmove(d, body, length);
+  out.resize(static_cast<std::size_t>(d + length - out.data()));
+}
+
+/**
+ * A length-delimited field whose length is known only once its content is appended: the
+ * tag and `guess` bytes are reserved, and close() writes the length there, moving the
+ * content only when the length's varint needs another number of bytes than guessed.
+ */
+class Nested {
+ public:
+  Nested(std::string& out, unsigned field_number, std::size_t guess) : out_(out), guess_(guess) {
+    out_ += tag(field_number, length_type);
+    at_ = out_.size();
+    out_.append(guess_, '\0');
+  }
+  void close() {
+    const std::size_t length = out_.size() - at_ - guess_;
+    const std::size_t need = varint_size(length);
+    if (need > guess_) out_.insert(at_, need - guess_, '\0');
+    else if (need < guess_) out_.erase(at_, guess_ - need);
+    write_varint(out_.data() + at_, length);
+  }
+
+ private:
+  std::string& out_;
+  std::size_t at_ = 0;
+  std::size_t guess_;
+};
+
+}  // namespace
+
+void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std::string_view service_name) {
+  if (trace.spans.empty()) return;
+  Nested resource_spans(out, field::request_resource_spans, 3);  // a trace of 16 KiB..2 MiB: 3 bytes
+  put_small_message(out, field::resource, attribute_overhead + 12 + service_name.size(), [&](char* d) {
+    return put_attribute(d, field::resource_attributes, {}, "service.name", AnyValue{field::string_value, service_name, 0});
+  });
+  Nested scope_spans(out, field::scope_spans, 3);
+  put_small_message(out, field::scope, 22 + otlp_scope_name.size() + otlp_scope_version.size(), [](char* d) {
+    return put_bytes(put_bytes(d, field::scope_name, otlp_scope_name), field::scope_version, otlp_scope_version);
+  });
+  for (const Span& span : trace.spans) put_span(out, span);
+  scope_spans.close();
+  resource_spans.close();
+}
+
+void append_otlp_proto_request(std::string& out, std::span<const Trace* const> traces, std::string_view service_name) {
+  for (const Trace* trace : traces)
+    if (trace != nullptr) append_otlp_proto_resource_spans(out, *trace, service_name);
+}
+
+}  // namespace tracecol::protocol
