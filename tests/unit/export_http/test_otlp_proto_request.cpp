@@ -209,6 +209,23 @@ TEST_SUITE("export http otlp protobuf body") {
     REQUIRE(s);
     CHECK(!pw::one(*s, 8));   // open: no end
     CHECK(!pw::one(*s, 15));  // and no status (UNSET)
+    // The worst case of the space reserved per span: many one-byte members that each grow
+    // (a negative integer becomes a 10-byte varint, a short number an 8-byte double).
+    tp::Trace dense = numbered_trace(2);
+    std::string metadata = "{";
+    for (int i = 0; i < 2000; ++i) metadata += std::string(i ? "," : "") + "\"" + std::to_string(i) + "\":" + (i % 2 ? "-1" : "1e0");
+    dense.spans[0].metadata = metadata + "}";
+    dense.spans[0].has_peer = true;
+    dense.spans[0].peer_pid = -1;
+    dense.spans[0].peer_uid = 4294967295u;
+    std::string dense_proto;
+    tp::append_otlp_proto_resource_spans(dense_proto, dense, "svc");
+    CHECK(pw::count_spans(dense_proto) == dense.spans.size());
+    const auto dense_span = pw::parse(pw::all(*pw::parse(pw::one(*pw::parse(dense_proto), 1)->bytes), 2)[0].bytes);
+    const auto dense_attrs = proto_attributes(*pw::parse(pw::all(*dense_span, 2)[0].bytes), 9);
+    CHECK(std::get<std::int64_t>(dense_attrs.at("metadata.1999")) == -1);
+    CHECK(std::get<double>(dense_attrs.at("metadata.0")) == 1.0);
+    CHECK(std::get<std::int64_t>(dense_attrs.at("metadata.peer.pid")) == -1);
     tp::Trace empty;
     std::string none;
     tp::append_otlp_proto_resource_spans(none, empty, "svc");

@@ -1,0 +1,113 @@
+// Encoder cost (issue #3's export budget): the OTLP JSON, OTLP protobuf and native JSON encodings of the
+// bench's traces (50 LLM-call spans each, as the socket would deliver them: peer pid/uid
+// set), one core, into one reused buffer as the HTTP exporter does. The baseline measured
+// in the same run: memcpy of the same number of output bytes, the least any encoder of
+// them costs. Best of interleaved rounds, as decode_bench.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/span_lines.hpp"
+#include "protocol/decoder.hpp"
+#include "protocol/encoder.hpp"
+#include "protocol/otlp_encoder.hpp"
+#include "protocol/otlp_proto_encoder.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Contender {
+  const char* name;
+  std::function<std::size_t()> run;  // one pass over every trace; returns the bytes written
+  double best_s = 1e9;
+  std::size_t bytes = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // 55 traces: about one exporter batch (4 MiB of OTLP JSON), as the sender encodes it.
+  const int traces = argc > 1 ? std::atoi(argv[1]) : 55;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 15;
+  tracecol::protocol::Decoder decoder(tracecol::protocol::DecodeOptions{});
+  std::vector<tracecol::protocol::Trace> all(static_cast<std::size_t>(traces));
+  for (int t = 0; t < traces; ++t) {
+    auto& trace = all[static_cast<std::size_t>(t)];
+    for (int s = 0; s < tracecol::bench::spans_per_trace; ++s) {
+      tracecol::protocol::Event event;
+      if (!decoder.decode(tracecol::bench::make_span_line(t, s), event).ok) {
+        std::fprintf(stderr, "bench line did not decode\n");
+        return 1;
+      }
+      event.span.has_peer = true;  // as the socket stamps them (SO_PEERCRED)
+      event.span.peer_pid = 4242;
+      event.span.peer_uid = 1000;
+      trace.trace_id = event.span.trace_id;
+      trace.spans.push_back(std::move(event.span));
+    }
+    trace.complete = true;
+  }
+  const double spans = static_cast<double>(traces) * tracecol::bench::spans_per_trace;
+
+  std::string out;
+  std::string copy_src, copy_dst;
+  std::vector<Contender> contenders = {
+      {"OTLP JSON (append_otlp_spans)",
+       [&] {
+         out.clear();
+         tracecol::protocol::append_otlp_request_head(out, "bench");
+         for (std::size_t i = 0; i < all.size(); ++i) {
+           if (i > 0) out += ',';
+           tracecol::protocol::append_otlp_spans(out, all[i]);
+         }
+         tracecol::protocol::append_otlp_request_tail(out);
+         return out.size();
+       }},
+      {"OTLP protobuf (append_otlp_proto_resource_spans)",
+       [&] {
+         out.clear();
+         for (const auto& t : all) tracecol::protocol::append_otlp_proto_resource_spans(out, t, "bench");
+         return out.size();
+       }},
+      {"native trace JSON (append_trace_json)",
+       [&] {
+         out.clear();
+         for (const auto& t : all) {
+           tracecol::protocol::append_trace_json(out, t);
+           out += '\n';
+         }
+         return out.size();
+       }},
+  };
+  // The baseline copies as many bytes as the OTLP encoding wrote, into a warm buffer.
+  contenders[0].run();
+  copy_src = out;
+  copy_dst.resize(copy_src.size());
+  contenders.push_back({"memcpy of the OTLP bytes (baseline)", [&] {
+                          std::memcpy(copy_dst.data(), copy_src.data(), copy_src.size());
+                          return copy_src.size();
+                        }});
+  for (int r = 0; r < rounds; ++r)
+    for (auto& c : contenders) {
+      const auto t0 = Clock::now();
+      c.bytes = c.run();
+      c.best_s = std::min(c.best_s, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  std::printf("encode_bench: %d traces x %d spans, best of %d interleaved rounds, one core\n", traces,
+              tracecol::bench::spans_per_trace, rounds);
+  std::printf("| encoder | ns/span | bytes/span | GB/s | vs memcpy |\n|---|---|---|---|---|\n");
+  const double floor_ns = contenders.back().best_s * 1e9 / spans;
+  for (const auto& c : contenders) {
+    const double ns = c.best_s * 1e9 / spans;
+    std::printf("| %s | %.0f | %.0f | %.2f | %.1fx |\n", c.name, ns, static_cast<double>(c.bytes) / spans,
+                static_cast<double>(c.bytes) / c.best_s / 1e9, ns / floor_ns);
+  }
+  return 0;
+}
