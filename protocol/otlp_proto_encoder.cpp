@@ -76,11 +76,16 @@ constexpr char tag(unsigned field_number, unsigned wire_type) { return static_ca
 // a span is ~15 attributes of ~6 pieces each, and an append per piece (a capacity check
 // and a call each) cost 4x the bytes' copying.
 
+/** Copies text to d; an empty view may hold a null pointer, which memcpy must not see. */
+char* copy(char* d, std::string_view text) {
+  if (text.empty()) return d;
+  std::memcpy(d, text.data(), text.size());
+  return d + text.size();
+}
+
 char* put_bytes(char* d, unsigned field_number, std::string_view bytes) {
   *d++ = tag(field_number, length_type);
-  d = write_varint(d, bytes.size());
-  std::memcpy(d, bytes.data(), bytes.size());
-  return d + bytes.size();
+  return copy(write_varint(d, bytes.size()), bytes);
 }
 
 char* put_fixed64(char* d, unsigned field_number, std::uint64_t v) {
@@ -123,10 +128,7 @@ char* put_attribute(char* d, unsigned field_number, std::string_view prefix, std
   d = write_varint(d, 1 + varint_size(key_size) + key_size + 1 + varint_size(value_size) + value_size);
   *d++ = tag(field::key, length_type);
   d = write_varint(d, key_size);
-  std::memcpy(d, prefix.data(), prefix.size());
-  d += prefix.size();
-  std::memcpy(d, key.data(), key.size());
-  d += key.size();
+  d = copy(copy(d, prefix), key);
   *d++ = tag(field::value, length_type);
   d = write_varint(d, value_size);
   switch (v.field_number) {
