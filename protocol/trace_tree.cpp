@@ -109,7 +109,14 @@ std::string as_tree(const Trace& trace) {
   std::string out;
   for (const TreeRow& row : tree_order(trace)) {
     const Span& span = trace.spans[row.index];
-    out.append(static_cast<std::size_t>(row.depth) * 2, ' ');
+    // Unbounded indentation made the text quadratic in a chain's length (a 10,000-deep
+    // chain: 100 MB). Past the cap the indent stays put and the line names its depth.
+    out.append(static_cast<std::size_t>(std::min(row.depth, tree_indent_cap)) * 2, ' ');
+    if (row.depth > tree_indent_cap) {
+      char buf[24];
+      std::snprintf(buf, sizeof buf, "[depth %d] ", row.depth);
+      out += buf;
+    }
     append_printable(out, span.name);
     if (span.ended()) {
       char buf[32];

@@ -20,10 +20,15 @@ struct TreeRow {
 /** Depth-first order; siblings by started_at, then arrival. O(n log n), iterative. */
 std::vector<TreeRow> tree_order(const Trace& trace);
 
+/** Deepest level as_tree indents; the web UI's waterfall stops at the same depth. */
+inline constexpr int tree_indent_cap = 24;
+
 /**
  * The seed's hierarchy: one line per span, two spaces per level, "name [142ms]";
  * open spans "[running]", errors " ERROR: message", orphans " (orphan)". Control
  * characters in names and messages are escaped so a span cannot drive the terminal.
+ * A span deeper than tree_indent_cap is indented as at the cap and its line starts
+ * "[depth N] " (N its depth, 0 for a root), so the text stays linear in the trace's size.
  */
 std::string as_tree(const Trace& trace);
 

@@ -1,5 +1,6 @@
 #pragma once
-// The seed's console format: a header line, then the span tree, two spaces a level.
+// The seed's console format: a header line, then the span tree, two spaces a level (up
+// to protocol::tree_indent_cap; deeper lines say "[depth N]").
 
 #include <string>
 #include <string_view>

@@ -108,6 +108,38 @@ TEST_CASE("queries list, filter, get, tree and run the traces sent over the sock
   CHECK(h.get("/api/runs/none")->status == 404);
 }
 
+TEST_CASE("a 10,000-deep span chain gives /tree and console text linear in its size") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--export-console"});
+  SocketClient c(h.daemon.socket_path());
+  REQUIRE(c.connected());
+  constexpr int n = 10000;  // --max-spans-per-trace's default: each span the parent of the next
+  std::string lines;
+  for (int i = 1; i <= n; ++i)
+    lines += span_line(SpanSpec("d33", hex(static_cast<unsigned>(i), 4), i == 1 ? "" : hex(static_cast<unsigned>(i - 1), 4))
+                           .named("x").at(t0, t0 + 0.001));
+  lines += trace_end_line("d33");
+  REQUIRE(c.write_all(lines));
+  auto f = c.flush(1);
+  REQUIRE(f);
+  CHECK(f->accepted == n + 1);
+
+  auto tree = h.get("/api/traces/d33/tree");
+  REQUIRE(tree);
+  CHECK(tree->status == 200);
+  INFO("input " << lines.size() << " bytes, /tree " << tree->body.size() << " bytes");
+  // Two spaces a level without bound made this 100 MB; now each line is at most the capped
+  // indent (48), a "[depth 9999] " marker and "x [1ms]".
+  CHECK(tree->body.size() < lines.size());
+  const std::string indent(48, ' ');
+  CHECK(tree->body.find("\n" + indent + "x [1ms]\n" + indent + "[depth 25] x [1ms]\n") != std::string::npos);
+  CHECK(tree->body.ends_with("\n" + indent + "[depth 9999] x [1ms]\n"));
+  // The console exporter prints the same text.
+  REQUIRE(wait_until([&] { return h.daemon.out().find("[depth 9999] x [1ms]\n") != std::string::npos; }));
+  CHECK(h.daemon.out().size() < lines.size());
+  CHECK(h.daemon.out().find(tree->body) != std::string::npos);
+}
+
 TEST_CASE("POST /api/spans applies the lines before answering and /metrics counts them") {
   TempDir dir;
   HttpDaemon h(dir, {"--export-file", dir.file("out.ndjson")});

@@ -125,6 +125,28 @@ TEST_SUITE("trace tree") {
     CHECK(rows.back().depth == 99999);
   }
 
+  TEST_CASE("stops indenting at the cap and marks deeper lines with their depth") {
+    Trace t;
+    for (SpanId i = 1; i <= 27; ++i) t.spans.push_back(span(i, i - 1, "x", 0, 1));
+    const std::string tree = as_tree(t);
+    std::string want;
+    // Under and at the cap: the seed's format, two spaces a level.
+    for (int d = 0; d <= tree_indent_cap; ++d) want += std::string(static_cast<std::size_t>(d) * 2, ' ') + "x [1ms]\n";
+    const std::string cap(static_cast<std::size_t>(tree_indent_cap) * 2, ' ');
+    want += cap + "[depth 25] x [1ms]\n" + cap + "[depth 26] x [1ms]\n";
+    CHECK(tree == want);
+  }
+
+  TEST_CASE("the text of a deep chain grows linearly with its length") {
+    Trace t;
+    const SpanId n = 10000;
+    for (SpanId i = 1; i <= n; ++i) t.spans.push_back(span(i, i - 1, "x", 0, 1));
+    const std::string tree = as_tree(t);
+    // Each line is at most the capped indent, a "[depth 9999] " marker and "x [1ms]\n".
+    CHECK(tree.size() <= n * (tree_indent_cap * 2 + 13 + 8));
+    CHECK(tree.ends_with("[depth 9999] x [1ms]\n"));
+  }
+
   TEST_CASE("neutralises terminal escapes in names, errors and run ids") {
     Trace t;
     t.run_id = "r\x1b[31m";
