@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <list>
+#include <optional>
 #include <unordered_map>
 
 #include "daemon/assembly/late_spans.hpp"
@@ -29,6 +30,9 @@ struct Counters {
 
 void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 void drop(std::atomic<std::uint64_t>& c, std::uint64_t n) { c.fetch_sub(n, std::memory_order_relaxed); }
+
+/** Why the assembler refused an event; empty when it applied it. */
+using Refusal = std::optional<protocol::RejectReason>;
 
 }  // namespace
 
@@ -134,20 +138,24 @@ struct Assembler::Impl {
   }
 
   /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
-  bool add_late(Txn& txn, Span&& span, bool is_end) {
+  Refusal add_late(Txn& txn, Span&& span, bool is_end) {
     switch (late.add(txn, std::move(span), is_end, options.max_spans_per_trace)) {
-      case LateSpans::Outcome::merged: bump(counters.spans_merged); return true;
+      case LateSpans::Outcome::merged: bump(counters.spans_merged); break;
       case LateSpans::Outcome::added:
         bump(counters.spans_accepted);
         bump(counters.spans_late);
-        return true;
-      case LateSpans::Outcome::rejected: break;
+        break;
+      case LateSpans::Outcome::too_many_spans: return protocol::RejectReason::too_many_spans;
+      case LateSpans::Outcome::bad_time: return protocol::RejectReason::bad_time;
     }
-    return false;
+    return std::nullopt;
   }
 
-  /** Adds or merges one span; false when the trace is full (too_many_spans). */
-  bool add_span(Txn& txn, Span&& span, bool is_end, Clock::time_point now) {
+  /**
+   * Adds or merges one span. Refused: too_many_spans when the trace is full, bad_time when
+   * merging would end the span before its start (the stored span stays as it was).
+   */
+  Refusal add_span(Txn& txn, Span&& span, bool is_end, Clock::time_point now) {
     const TraceId id = span.trace_id;
     auto it = open.find(id);
     OpenTrace* o = nullptr;
@@ -159,16 +167,20 @@ struct Assembler::Impl {
       o = &start_trace(txn, id);
     }
     Trace& trace = *txn.find_open(id);
-    bool accepted = true;
+    Refusal refusal;
     if (Span* known = find_span(trace, span.span_id, o->index.get())) {
       const std::size_t before = known->footprint();
       o->account(*known, -1);
-      merge_span(*known, std::move(span), is_end);
+      const bool merged = merge_span(*known, std::move(span), is_end);
       o->account(*known, +1);
-      txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
-      bump(counters.spans_merged);
+      if (merged) {
+        txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
+        bump(counters.spans_merged);
+      } else {
+        refusal = protocol::RejectReason::bad_time;
+      }
     } else if (trace.spans.size() >= options.max_spans_per_trace) {
-      accepted = false;
+      refusal = protocol::RejectReason::too_many_spans;
     } else {
       if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
       if (trace.run_id.empty() && !span.run_id.empty()) txn.set_run_id(id, span.run_id);
@@ -181,19 +193,23 @@ struct Assembler::Impl {
       bump(counters.spans_open);
     }
     touch(*o, now);
-    return accepted;
+    return refusal;
   }
 
-  bool apply_trace(Txn& txn, Event& e, Clock::time_point now) {
-    bool ok = true;
-    for (Span& s : e.spans) ok = add_span(txn, std::move(s), false, now) && ok;
+  /** The whole event is refused for its first refused span; the other spans stay applied. */
+  Refusal apply_trace(Txn& txn, Event& e, Clock::time_point now) {
+    Refusal first;
+    for (Span& s : e.spans) {
+      const Refusal r = add_span(txn, std::move(s), false, now);
+      if (!first) first = r;
+    }
     if (!txn.contains(e.trace_id)) start_trace(txn, e.trace_id);  // a spanless trace is still a trace
     if (!e.run_id.empty()) txn.set_run_id(e.trace_id, e.run_id);
     if (open.contains(e.trace_id)) {
       bump(counters.traces_completed);
       complete(txn, e.trace_id, true);
     }
-    return ok;
+    return first;
   }
 
   void apply_trace_end(Txn& txn, const Event& e) {
@@ -211,15 +227,15 @@ struct Assembler::Impl {
       auto txn = store.begin();
       for (std::size_t i = 0; i < events.size(); ++i) {
         Event& e = events[i];
-        bool ok = true;
+        Refusal refusal;
         switch (e.type) {
           case EventType::span:
           case EventType::span_start:
           case EventType::span_end:
-            ok = add_span(txn, std::move(e.span), e.type == EventType::span_end, now);
+            refusal = add_span(txn, std::move(e.span), e.type == EventType::span_end, now);
             break;
           case EventType::trace:
-            ok = apply_trace(txn, e, now);
+            refusal = apply_trace(txn, e, now);
             break;
           case EventType::trace_end:
             apply_trace_end(txn, e);
@@ -228,9 +244,9 @@ struct Assembler::Impl {
           case EventType::hello:
             break;
         }
-        if (!ok) {
+        if (refusal) {
           bump(counters.spans_rejected);
-          if (rejected != nullptr) rejected->push_back({i, protocol::RejectReason::too_many_spans});
+          if (rejected != nullptr) rejected->push_back({i, *refusal});
         }
       }
     }  // the transaction ends here: byte-bound evictions run and may add to `finished`

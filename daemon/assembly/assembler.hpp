@@ -33,7 +33,7 @@ struct AssemblerCounters {
   std::uint64_t spans_accepted = 0;        // new spans added to a trace
   std::uint64_t spans_merged = 0;          // duplicates / span_end merged into a known span
   std::uint64_t spans_late = 0;            // accepted after their trace was exported
-  std::uint64_t spans_rejected = 0;        // too_many_spans
+  std::uint64_t spans_rejected = 0;        // too_many_spans, or a merge ending a span before its start (bad_time)
   std::uint64_t traces_started = 0;
   std::uint64_t traces_completed = 0;      // by trace_end / trace / linger
   std::uint64_t traces_timed_out = 0;      // idle timeout (complete:false)

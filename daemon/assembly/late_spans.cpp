@@ -15,7 +15,7 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
   // A new span for a full trace is refused before thaw(): no copy of a big exported trace.
   if (const Trace* seen = txn.peek(id); seen != nullptr && seen->spans.size() >= max_spans &&
       std::none_of(seen->spans.begin(), seen->spans.end(), [&](const Span& s) { return s.span_id == span.span_id; })) {
-    return Outcome::rejected;
+    return Outcome::too_many_spans;
   }
   Trace* stored = txn.thaw(id);
   PerTrace& late = traces_[id];
@@ -29,11 +29,14 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
   if (Span* known = find_span(*stored, span.span_id, late.index.get())) {
     // Already exported once: the stored copy learns the new fields, nobody is told twice.
     const std::size_t before = known->footprint();
-    merge_span(*known, std::move(span), is_end);
-    txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
-    outcome = Outcome::merged;
+    if (merge_span(*known, std::move(span), is_end)) {
+      txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
+      outcome = Outcome::merged;
+    } else {
+      outcome = Outcome::bad_time;
+    }
   } else if (stored->spans.size() >= max_spans) {
-    outcome = Outcome::rejected;
+    outcome = Outcome::too_many_spans;
   } else {
     if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
     if (span.run_id.empty()) span.run_id = stored->run_id;

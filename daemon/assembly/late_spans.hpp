@@ -22,7 +22,8 @@ namespace tracecol::assembly {
  */
 class LateSpans {
  public:
-  enum class Outcome { merged, added, rejected };
+  /** too_many_spans: the trace is full; bad_time: the merge would end the span before its start. */
+  enum class Outcome { merged, added, too_many_spans, bad_time };
 
   /** Precondition: the store holds span.trace_id exported. */
   Outcome add(store::TraceStore::Transaction& txn, protocol::Span&& span, bool is_end, std::size_t max_spans);

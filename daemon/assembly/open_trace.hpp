@@ -50,8 +50,9 @@ void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& in
 /**
  * Merges a second copy of a span into the stored one. A duplicate (`is_end` false) only
  * fills fields the stored copy lacks; a span_end overwrites the end time, outputs and
- * error and merges its metadata keys into the stored metadata.
+ * error and merges its metadata keys into the stored metadata. Returns false, leaving
+ * `stored` as it was, when the merge would end the span before its start (bad_time).
  */
-void merge_span(protocol::Span& stored, protocol::Span&& update, bool is_end);
+[[nodiscard]] bool merge_span(protocol::Span& stored, protocol::Span&& update, bool is_end);
 
 }  // namespace tracecol::assembly

@@ -28,11 +28,18 @@ void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& in
   }
 }
 
-void merge_span(Span& stored, Span&& update, bool is_end) {
+bool merge_span(Span& stored, Span&& update, bool is_end) {
   const auto has_new = [&](protocol::SpanField f) { return update.has(f) && (is_end || !stored.has(f)); };
+  const bool new_start = update.has(protocol::field_started_at) && !stored.has(protocol::field_started_at);
+  const std::int64_t start = new_start ? update.started_at_ns : stored.started_at_ns;
+  const std::int64_t end = has_new(protocol::field_ended_at) ? update.ended_at_ns : stored.ended_at_ns;
+  // The decoder refuses end before start within a line; across the halves of a span (or
+  // its copies) it is refused here, whole, so neither time is silently rewritten. A lone
+  // span_end's placeholder start is no sent time and follows the end (below).
+  const bool start_sent = new_start || stored.has(protocol::field_started_at);
+  if (start_sent && end != 0 && end < start) return false;
   if (has_new(protocol::field_ended_at)) stored.ended_at_ns = update.ended_at_ns;
-  if (update.has(protocol::field_started_at) && !stored.has(protocol::field_started_at))
-    stored.started_at_ns = update.started_at_ns;
+  if (new_start) stored.started_at_ns = update.started_at_ns;
   if (update.has(protocol::field_parent_id) && !stored.has(protocol::field_parent_id))
     stored.parent_id = update.parent_id;
   if (update.has(protocol::field_kind) && !stored.has(protocol::field_kind)) stored.kind = update.kind;
@@ -52,9 +59,10 @@ void merge_span(Span& stored, Span&& update, bool is_end) {
     stored.peer_pid = update.peer_pid;
     stored.peer_uid = update.peer_uid;
   }
-  // A span that ended earlier than its placeholder start (created from a lone span_end).
+  // A lone span_end's placeholder start follows a second span_end that moved the end earlier.
   if (stored.ended_at_ns != 0 && stored.started_at_ns > stored.ended_at_ns) stored.started_at_ns = stored.ended_at_ns;
   stored.fields |= update.fields;
+  return true;
 }
 
 }  // namespace tracecol::assembly

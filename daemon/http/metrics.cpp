@@ -143,7 +143,7 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
   for (std::size_t i = 0; i < c.otlp_spans_refused.size(); ++i) {
     const auto reason = static_cast<protocol::RejectReason>(i);
     const std::uint64_t n = load(c.otlp_spans_refused[i]);
-    // The one reason the pipeline gives today is always shown; others only once they occur.
+    // too_many_spans, the pipeline's usual reason, is always shown; others only once they occur.
     if (n > 0 || reason == protocol::RejectReason::too_many_spans)
       m.otlp_spans_rejected.emplace_back(std::string(protocol::to_string(reason)), n);
   }

@@ -48,7 +48,7 @@ std::string_view to_string(OtlpRequestReject reason);
 /**
  * What the HTTP server counts about itself: relaxed atomics, any thread. OTLP span
  * rejections are by a bounded reason: "invalid_span" (the OTLP decoder refused it) or
- * the pipeline's protocol::RejectReason (too_many_spans).
+ * the pipeline's protocol::RejectReason (too_many_spans, bad_time).
  */
 struct ServerCounters {
   using Counter = std::atomic<std::uint64_t>;

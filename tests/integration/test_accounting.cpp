@@ -44,11 +44,13 @@ std::string mixed_lines(Counts& n) {
   std::string s = R"({"type":"hello","version":1,"client":"test","service":"acct"})" "\n";
   ++n.control;
   for (int i = 0; i < 40; ++i) s += complete_trace(hex(0x100 + static_cast<unsigned>(i), 8), 2, i % 7 == 0);
-  // Merges: span_start then span_end of the same span, then the trace's end.
+  // Merges: span_start then span_end of the same span, a span_end before its start
+  // (refused: bad_time, the span kept), then the trace's end.
   for (int i = 0; i < 5; ++i) {
     const std::string t = hex(0x200 + static_cast<unsigned>(i), 8);
     s += span_line(SpanSpec(t, "1").as("span_start").at(1732500000.0, -1));
     s += span_line(SpanSpec(t, "1").as("span_end").at(-1, 1732500000.5));
+    s += span_line(SpanSpec(t, "1").as("span_end").at(-1, 1732499999.0));  // ends before the start: bad_time
     s += trace_end_line(t);
   }
   s += trace_line(hex(0x300, 8), "run-t", {SpanSpec(hex(0x300, 8), "1"), SpanSpec(hex(0x300, 8), "2", "1")});
@@ -100,7 +102,7 @@ TEST_CASE("every line and span is accounted for exactly on /metrics and in the e
     auto f = c.flush(1);
     ++n.control;
     REQUIRE(f);
-    CHECK(f->rejected == 10);  // 4 too_many_spans + 6 decode/framing reasons
+    CHECK(f->rejected == 15);  // 4 too_many_spans + 5 bad_time merges + 6 decode/framing reasons
   }
   {  // A partial line at EOF.
     SocketClient c(h.daemon.socket_path());
@@ -141,7 +143,8 @@ TEST_CASE("every line and span is accounted for exactly on /metrics and in the e
   CHECK(a.partial == 1);
   CHECK(a.control == static_cast<std::uint64_t>(n.control));
   CHECK(a.blank == static_cast<std::uint64_t>(n.blank));
-  CHECK(a.rejected == 11);
+  CHECK(a.rejected == 16);
+  CHECK(metric(h.port, "tracecol_lines_rejected_total", {{"reason", "bad_time"}}) == 5);
   CHECK(a.spans_open == 4);
   CHECK(a.spans_sampled_out > 0);
   CHECK(a.spans_evicted > 0);

@@ -106,6 +106,39 @@ TEST_CASE("span_start and span_end merge into one span") {
   CHECK(std::abs(num(s, "duration_ms") - 250) < 0.51);
 }
 
+TEST_CASE("a span_end earlier than the span's start is refused as bad_time and the span kept as it was") {
+  Rig r({});
+  const std::string start = R"({"type":"span_start","trace_id":"d4","span_id":"1","name":"root","started_at":1732600050})" "\n";
+  const std::string end = R"({"type":"span_end","trace_id":"d4","span_id":"1","ended_at":1732600060})" "\n";
+  const std::string early = R"({"type":"span_end","trace_id":"d4","span_id":"1","ended_at":1732600030})" "\n";
+  auto fl = r.send(start + end + early + trace_end_line("d4"));
+  CHECK(fl.accepted == 3);
+  CHECK(fl.rejected == 1);
+  CHECK(fl.last_error == "bad_time");
+  // The two halves in either order: the second one is refused.
+  fl = r.send(R"({"type":"span_end","trace_id":"d5","span_id":"1","ended_at":1732600000})" "\n"
+              R"({"type":"span_start","trace_id":"d5","span_id":"1","name":"root","started_at":1732600050})" "\n"
+              R"({"type":"span_start","trace_id":"d6","span_id":"1","name":"root","started_at":1732600050})" "\n"
+              R"({"type":"span_end","trace_id":"d6","span_id":"1","ended_at":1732600000})" "\n" +
+              trace_end_line("d5") + trace_end_line("d6"));
+  CHECK(fl.accepted == 3 + 4);
+  CHECK(fl.rejected == 1 + 2);
+  auto f = r.records(3);
+  REQUIRE(f.records.size() == 3);
+  const auto& d4 = f.records[0]["spans"][0];
+  CHECK(std::abs(num(d4, "started_at") - 1732600050) < 1e-6);
+  CHECK(std::abs(num(d4, "ended_at") - 1732600060) < 1e-6);
+  CHECK(num(d4, "duration_ms") == 10000);
+  const auto& d5 = f.records[1]["spans"][0];  // the lone span_end as it stood
+  CHECK(std::abs(num(d5, "ended_at") - 1732600000) < 1e-6);
+  CHECK(str(d5, "name") != "root");
+  const auto& d6 = f.records[2]["spans"][0];  // the span_start, still open
+  CHECK(std::abs(num(d6, "started_at") - 1732600050) < 1e-6);
+  CHECK(is_null(d6, "ended_at"));
+  // Counted under the protocol's reason and logged (rate-limited) with it, never the line.
+  REQUIRE(wait_until([&] { return r.daemon->err().find("refused after decoding (last: bad_time") != std::string::npos; }));
+}
+
 TEST_CASE("a span arriving after export comes out as a follow-up record holding only that span") {
   Rig r({});
   r.send(span_line(SpanSpec("15", "1")) + trace_end_line("15"));

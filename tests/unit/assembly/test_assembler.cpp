@@ -116,6 +116,65 @@ TEST_SUITE("assembler") {
     CHECK(s.started_at_ns < s.ended_at_ns);
   }
 
+  TEST_CASE("a span_end earlier than the span's start is refused as bad_time and the span kept") {
+    Rig r;
+    Event start = span_event(1, 1, 0, false, EventType::span_start);
+    const std::int64_t started = start.span.started_at_ns;
+    Event end = end_event(1, 1);
+    end.span.ended_at_ns = started + 10'000'000'000;
+    Event early = end_event(1, 1);
+    early.span.ended_at_ns = started - 20'000'000'000;
+    early.span.outputs = R"({"early":true})";
+    auto rejected = r.apply({start, end, early, trace_end(1)});
+    REQUIRE(rejected.size() == 1);
+    CHECK(rejected[0].index == 2);
+    CHECK(rejected[0].reason == protocol::RejectReason::bad_time);
+    REQUIRE(r.published.size() == 1);
+    const Span& s = r.published[0]->spans[0];
+    CHECK(s.started_at_ns == started);
+    CHECK(s.ended_at_ns == started + 10'000'000'000);
+    CHECK(s.outputs == R"({"ok":true})");  // nothing of the refused event was merged
+    CHECK(r.assembler.counters().spans_merged == 1);
+    CHECK(r.assembler.counters().spans_rejected == 1);
+  }
+
+  TEST_CASE("halves whose times put the end before the start are refused in either order") {
+    for (const bool end_first : {false, true}) {
+      CAPTURE(end_first);
+      Rig r;
+      Event start = span_event(1, 1, 0, false, EventType::span_start);
+      Event end = end_event(1, 1);
+      end.span.ended_at_ns = start.span.started_at_ns - 50'000'000'000;
+      const std::int64_t kept_end = end.span.ended_at_ns, kept_start = start.span.started_at_ns;
+      auto rejected = end_first ? r.apply({end, start}) : r.apply({start, end});
+      REQUIRE(rejected.size() == 1);
+      CHECK(rejected[0].index == 1);
+      CHECK(rejected[0].reason == protocol::RejectReason::bad_time);
+      auto stored = r.store.get(tid(1));
+      REQUIRE(stored);
+      REQUIRE(stored->spans.size() == 1);
+      // The first half stands as sent: an open span_start, or the lone span_end.
+      if (end_first) {
+        CHECK(stored->spans[0].ended_at_ns == kept_end);
+        CHECK_FALSE(stored->spans[0].has(protocol::field_started_at));
+      } else {
+        CHECK(stored->spans[0].started_at_ns == kept_start);
+        CHECK_FALSE(stored->spans[0].ended());
+      }
+    }
+  }
+
+  TEST_CASE("a lone span_end's placeholder start follows an earlier second span_end") {
+    Rig r;
+    Event first = end_event(1, 1);
+    Event second = end_event(1, 1);
+    second.span.ended_at_ns = first.span.ended_at_ns - 1'000'000;
+    CHECK(r.apply({first, second}).empty());  // no start was sent: nothing to contradict
+    const Span& s = r.store.get(tid(1))->spans[0];
+    CHECK(s.ended_at_ns == second.span.ended_at_ns);
+    CHECK(s.started_at_ns == s.ended_at_ns);
+  }
+
   TEST_CASE("spans over max_spans_per_trace are rejected by event index") {
     assembly::AssemblerOptions o;
     o.max_spans_per_trace = 2;

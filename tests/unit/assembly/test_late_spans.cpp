@@ -89,6 +89,27 @@ TEST_SUITE("assembler") {
     CHECK(r.assembler.counters().spans_merged == 1);
   }
 
+  TEST_CASE("a late span_end earlier than the exported span's start is refused as bad_time") {
+    assembly::AssemblerOptions o;
+    o.trace_idle_timeout = 1s;
+    Rig r(o);
+    Event start = span_event(1, 1, 0, false, EventType::span_start);
+    const std::int64_t started = start.span.started_at_ns;
+    r.apply({start}, t0);
+    r.assembler.tick(t0 + 1s);
+    REQUIRE(r.published.size() == 1);
+    Event early = end_event(1, 1);
+    early.span.ended_at_ns = started - 1;
+    auto rejected = r.apply({early}, t0 + 2s);
+    REQUIRE(rejected.size() == 1);
+    CHECK(rejected[0].reason == protocol::RejectReason::bad_time);
+    const Span& s = r.store.get(tid(1))->spans[0];
+    CHECK(s.started_at_ns == started);
+    CHECK_FALSE(s.ended());
+    CHECK(r.assembler.counters().spans_merged == 0);
+    CHECK(r.published.size() == 1);
+  }
+
   TEST_CASE("late spans for a big exported trace make one follow-up per apply") {
     Rig r;
     std::vector<Event> events;
