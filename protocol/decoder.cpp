@@ -53,6 +53,16 @@ std::uint32_t wire_keys_of(EventType type) {
   return 0;
 }
 
+/**
+ * In validated JSON a raw CR, LF or tab can only be whitespace between tokens (inside
+ * strings they are refused): each becomes a space, so every record that re-emits the
+ * stored text stays one line, even for readers that also split on a bare CR (Python's
+ * universal newlines). Same length, and no other byte changes.
+ */
+void one_line(std::string& json) {
+  for (char& c : json) c = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
+}
+
 template <typename Int>
 bool parse_integer(std::string_view token, Int& out) {
   auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), out);
@@ -126,18 +136,19 @@ struct Decoder::Impl {
     const auto& cuts = scan.redactions();
     if (cuts.empty()) {
       dst.assign(start, static_cast<std::size_t>(p - start));
-      return Member::handled;
+    } else {
+      // Splice: the bytes between redacted values are kept exactly as sent.
+      dst.clear();
+      dst.reserve(static_cast<std::size_t>(p - start) + cuts.size() * 12);
+      std::size_t from = static_cast<std::size_t>(start - scan.begin());
+      for (const auto& [cut_begin, cut_end] : cuts) {
+        dst.append(scan.begin() + from, cut_begin - from);
+        dst += "\"[REDACTED]\"";
+        from = cut_end;
+      }
+      dst.append(scan.begin() + from, static_cast<std::size_t>(p - scan.begin()) - from);
     }
-    // Splice: the bytes between redacted values are kept exactly as sent.
-    dst.clear();
-    dst.reserve(static_cast<std::size_t>(p - start) + cuts.size() * 12);
-    std::size_t from = static_cast<std::size_t>(start - scan.begin());
-    for (const auto& [cut_begin, cut_end] : cuts) {
-      dst.append(scan.begin() + from, cut_begin - from);
-      dst += "\"[REDACTED]\"";
-      from = cut_end;
-    }
-    dst.append(scan.begin() + from, static_cast<std::size_t>(p - scan.begin()) - from);
+    one_line(dst);
     return Member::handled;
   }
 

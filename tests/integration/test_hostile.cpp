@@ -11,6 +11,7 @@
 #include <random>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
 #include "tests/integration/wire.hpp"
 
 using namespace tracecol::integration;
@@ -193,6 +194,37 @@ TEST_CASE("CRLF line endings and blank lines are accepted and not counted") {
   auto file = read_ndjson(dir.file("out.ndjson"));
   REQUIRE(file.records.size() == 1);
   CHECK(num(file.records[0], "span_count") == 2);
+}
+
+TEST_CASE("raw CR and tab as JSON whitespace in inputs, outputs and metadata leave every record one line") {
+  TempDir dir;
+  HttpDaemon h(dir, args_with(dir));
+  SocketClient c(h.daemon.socket_path());
+  REQUIRE(c.connected());
+  const std::string line = span_json(SpanSpec("c7", "1").with(
+      "\"inputs\":{\"a\":\r1,\r\"b\":\t2,\"s\":\"x\\r\\ny\"},\"outputs\":{\r\"o\":\r3},\"metadata\":{\"m\":\r\"v\"}"));
+  REQUIRE(c.write_all(line + "\n" + trace_end_line("c7")));
+  auto f = c.flush(1);
+  REQUIRE(f);
+  CHECK(f->accepted == 2);
+  // No raw CR, LF or tab reaches a record; the escaped ones inside the string stay escaped.
+  const auto one_line = [](const std::string& text) {
+    return text.find('\r') == std::string::npos && text.find('\t') == std::string::npos &&
+           text.find('\n') == std::string::npos;
+  };
+  auto got = h.get("/api/traces/c7");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(one_line(got->body));
+  CHECK(got->body.find(R"("inputs":{"a": 1, "b": 2,"s":"x\r\ny"})") != std::string::npos);
+  CHECK(got->body.find(R"("outputs":{ "o": 3})") != std::string::npos);
+  REQUIRE(wait_until([&] { return count_lines(dir.file("out.ndjson")) >= 1; }));
+  const std::string file = read_file(dir.file("out.ndjson"));
+  REQUIRE(file.ends_with('\n'));
+  CHECK(one_line(file.substr(0, file.size() - 1)));  // so a universal-newline reader sees one record
+  auto ndjson = parse_ndjson(file);
+  REQUIRE(ndjson.records.size() == 1);
+  CHECK(raw(ndjson.records[0]["spans"][0], "metadata").starts_with(R"({"m":"v")"));
 }
 
 TEST_CASE("10000 deeply nested lines are rejected without unbounded RSS growth") {

@@ -204,6 +204,26 @@ TEST_SUITE("decoder") {
     CHECK(e.span.metadata == R"({"Authorization":"[REDACTED]"})");
   }
 
+  TEST_CASE("stores raw CR, LF and tab between tokens of kept objects as spaces, strings untouched") {
+    Event e;
+    REQUIRE(decode(span_line("\"inputs\":{\"a\":\r1,\r\"b\":\t2,\n\"s\":\"x\\r\\n\\ty\"},"
+                             "\"outputs\":{\r\"o\":[1,\r2]\r},\"metadata\":{\"m\" :\t\"v\"}"),
+                   &e).ok);
+    CHECK(e.span.inputs == R"({"a": 1, "b": 2, "s":"x\r\n\ty"})");
+    CHECK(e.span.outputs == R"({ "o":[1, 2] })");
+    CHECK(e.span.metadata == R"({"m" : "v"})");
+    // Redacted objects too, and the spans of a trace line.
+    DecodeOptions o;
+    o.redact_keys = default_redact_keys();
+    REQUIRE(decode(span_line("\"inputs\":{\"token\":\r\"t\",\r\"k\":1}"), &e, o).ok);
+    CHECK(e.span.inputs == R"({"token": "[REDACTED]", "k":1})");
+    REQUIRE(decode("{\"type\":\"trace\",\"trace_id\":\"1\",\"spans\":[{\"span_id\":\"1\",\"started_at\":1732500000,"
+                   "\"metadata\":{\"a\":\r1}}]}",
+                   &e).ok);
+    REQUIRE(e.spans.size() == 1);
+    CHECK(e.spans[0].metadata == R"({"a": 1})");
+  }
+
   TEST_CASE("drops inputs and outputs when told to, still validating them") {
     DecodeOptions o;
     o.include_inputs = false;
