@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <optional>
 #include <unordered_set>
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include "protocol/encoder.hpp"
 #include "protocol/json_scanner.hpp"
@@ -185,10 +189,51 @@ bool append_any_value(std::string& out, const Value& any) {
   return true;
 }
 
+/**
+ * Forwards a parse to a Document, except that each number's text goes into `numbers` and
+ * its value points there (a const string, not a copy). With numbers kept as strings
+ * RapidJSON cannot tell 5 from "5"; a value pointing into `numbers` was a number.
+ */
+struct NumberMarkingHandler {
+  rapidjson::Document& doc;
+  std::string& numbers;  // reserved by the caller: it must never reallocate
+  using SizeType = rapidjson::SizeType;
+
+  bool RawNumber(const char* str, SizeType length, bool) {
+    if (numbers.size() + length + 1 > numbers.capacity()) return false;
+    const char* at = numbers.data() + numbers.size();
+    numbers.append(str, length);
+    numbers += '\0';
+    return doc.String(at, length, false);
+  }
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  // Numbers all arrive as RawNumber (kParseNumbersAsStringsFlag); these complete the concept.
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned i) { return doc.Uint(i); }
+  bool Int64(std::int64_t i) { return doc.Int64(i); }
+  bool Uint64(std::uint64_t i) { return doc.Uint64(i); }
+  bool Double(double d) { return doc.Double(d); }
+  bool String(const char* str, SizeType length, bool copy) { return doc.String(str, length, copy); }
+  bool StartObject() { return doc.StartObject(); }
+  bool Key(const char* str, SizeType length, bool copy) { return doc.Key(str, length, copy); }
+  bool EndObject(SizeType members) { return doc.EndObject(members); }
+  bool StartArray() { return doc.StartArray(); }
+  bool EndArray(SizeType elements) { return doc.EndArray(elements); }
+};
+
 struct Context {
   const DecodeOptions& options;
   std::vector<std::string> redact_keys;  // lowercased
   std::optional<std::string> service_name;
+  std::string_view numbers;  // the NumberMarkingHandler's texts
+
+  /** True when v was a JSON number in the body (a string whose text looks like one is not). */
+  bool is_number(const Value& v) const {
+    const std::less<const char*> before;
+    return v.IsString() && !before(v.GetString(), numbers.data()) &&
+           before(v.GetString(), numbers.data() + numbers.size());
+  }
 };
 
 /**
@@ -277,7 +322,8 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
     span.fields |= field_ended_at;
   }
   if (const Value* name = find(s, "name")) {
-    if (!name->IsString()) return error = "name is not a string", false;
+    // OTLP's name is a string: 5 is refused like null, never stored as "5".
+    if (!name->IsString() || ctx.is_number(*name)) return error = "name is not a string", false;
     span.name.assign(text(*name));
     span.fields |= field_name;
   }
@@ -385,11 +431,23 @@ OtlpDecodeResult decode_otlp_request(std::string_view json, const DecodeOptions&
   scan.skip_ws(p);
   if (p != scan.end()) return body_error("trailing bytes after the JSON object");
 
-  rapidjson::Document doc;
-  doc.Parse<parse_flags>(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return body_error("invalid_json");
+  // Every number is followed by a delimiter, so the texts with a NUL each fit the body's size.
+  std::string numbers;
+  numbers.reserve(json.size() + 1);
+  rapidjson::Document doc;  // after `numbers`: its number values point there
+  bool parsed = false;
+  auto parse = [&](rapidjson::Document& d) {
+    rapidjson::MemoryStream bytes(json.data(), json.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+    NumberMarkingHandler handler{d, numbers};
+    rapidjson::Reader reader;
+    parsed = !reader.Parse<parse_flags>(in, handler).IsError();
+    return parsed;
+  };
+  doc.Populate(parse);
+  if (!parsed || !doc.IsObject()) return body_error("invalid_json");
 
-  Context ctx{options, {}, std::nullopt};
+  Context ctx{options, {}, std::nullopt, numbers};
   for (const auto& k : options.redact_keys) {
     std::string lower(k);
     for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);

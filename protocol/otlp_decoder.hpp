@@ -24,7 +24,9 @@ struct OtlpDecodeResult {
 /**
  * Decodes an ExportTraceServiceRequest in OTLP JSON. Ids: lowercase/uppercase hex of
  * exactly 32/16 digits, or base64 of 16/8 bytes. Times: decimal strings or JSON integers
- * (startTimeUnixNano required; endTimeUnixNano "0" or absent = open span). OpenInference
+ * (startTimeUnixNano required; endTimeUnixNano "0" or absent = open span). A name must
+ * be a string: a number (or null, or anything else) refuses the span. intValue is a
+ * string of digits or a JSON integer, kept exact to the int64 digit. OpenInference
  * attributes map onto the span (see otlp_decoder.cpp); tracecol.kind wins over
  * openinference.span.kind; the rest land in metadata (a "metadata." prefix is dropped),
  * plus "service.name" from the resource and "events" from span events. options:

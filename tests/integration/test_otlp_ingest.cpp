@@ -176,6 +176,25 @@ TEST_CASE("a partly bad request answers partialSuccess with the rejected count, 
   CHECK(got->body.find("\"span_count\":2") != std::string::npos);
 }
 
+TEST_CASE("a numeric name is refused in partialSuccess and a numeric intValue keeps every digit") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--trace-linger", "100ms"});
+  HttpClient c(h.port);
+  const std::string trace = "0000000000000000000000000000cafe";
+  std::string numeric_name = otlp_span(trace, llm_a, root_a, "x", "TOOL");
+  numeric_name.replace(numeric_name.find(R"("name":"x")"), 10, R"("name":5)");
+  std::string root = otlp_span(trace, root_a, "", "root", "AGENT");
+  root.replace(root.find(R"("attributes":[)") + 14, 0, R"({"key":"big","value":{"intValue":9007199254740993}},)");
+  auto posted = c.request("POST", "/v1/traces", otlp_request({root, numeric_name}), json_type);
+  REQUIRE(posted);
+  CHECK(posted->status == 200);
+  CHECK(posted->body.starts_with(R"({"partialSuccess":{"rejectedSpans":"1","errorMessage":"span 1: name is not a string)"));
+  auto got = wait_trace(h, trace);
+  REQUIRE(got);
+  CHECK(got->body.find("\"span_count\":1") != std::string::npos);
+  CHECK(got->body.find(R"("big":9007199254740993)") != std::string::npos);  // the raw bytes, not through a double
+}
+
 TEST_CASE("a gzip bomb over --http-max-body gets 413 and the daemon stays healthy") {
   TempDir dir;
   HttpDaemon h(dir, {"--http-max-body", "1MiB", "--trace-linger", "100ms"});

@@ -147,6 +147,28 @@ TEST_SUITE("otlp hostile bodies") {
     }
   }
 
+  TEST_CASE("a name that is not a string is refused like null, a string of digits is a name") {
+    for (const char* name : {R"("name":5)", R"("name":null)", R"("name":-1.5e3)", R"("name":true)", R"("name":[])"}) {
+      CAPTURE(name);
+      const tp::OtlpDecodeResult r = decode(request(span_with(name) + "," + std::string(good_span)));
+      CHECK(r.ok);
+      CHECK(r.rejected == 1);
+      CHECK(r.spans.size() == 1);
+      CHECK(r.first_error == "span 0: name is not a string");
+    }
+    const tp::OtlpDecodeResult digits = decode(request(span_with(R"("name":"5")")));
+    REQUIRE(digits.spans.size() == 1);
+    CHECK(digits.spans[0].name == "5");
+  }
+
+  TEST_CASE("an intValue written as a JSON number keeps every int64 digit") {
+    const tp::OtlpDecodeResult r = decode(request(span_with(
+        R"("attributes":[{"key":"a","value":{"intValue":9007199254740993}},)"
+        R"({"key":"b","value":{"intValue":-9223372036854775808}},{"key":"c","value":{"intValue":"9007199254740993"}}])")));
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].metadata == R"({"a":9007199254740993,"b":-9223372036854775808,"c":9007199254740993})");
+  }
+
   TEST_CASE("a span list of non-objects counts each one") {
     const tp::OtlpDecodeResult r = decode(request(R"(1,"x",null,[],)" + std::string(good_span)));
     CHECK(r.rejected == 4);
