@@ -24,6 +24,16 @@ std::optional<std::int64_t> epoch_ns(std::string_view s) {
   return static_cast<std::int64_t>(std::llround(*v * 1e9));
 }
 
+/**
+ * A path segment that reads ".." once decoded ("..", "%2e%2e", ".%2E"): a traversal
+ * whatever the router makes of it. Any other segment with dots in it ("a..b") is a name.
+ */
+bool is_dot_dot_segment(std::string_view raw_segment) {
+  if (raw_segment.size() > 6) return false;  // "%2e%2e" is the longest spelling
+  const auto decoded = percent_decode(raw_segment, false);
+  return decoded && *decoded == "..";
+}
+
 }  // namespace
 
 const std::string* Target::param(std::string_view name) const {
@@ -63,17 +73,22 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 Parsed<Target> parse_target(std::string_view target) {
   if (target.empty() || target.front() != '/') return Parsed<Target>::fail("request target must start with '/'");
   if (target.find('\0') != std::string_view::npos) return Parsed<Target>::fail("request target holds a NUL byte");
-  if (target.find("..") != std::string_view::npos) return Parsed<Target>::fail("request target holds '..'");
   const std::size_t q = target.find('?');
   std::string_view raw_path = target.substr(0, q);
   std::string_view raw_query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
   if (const std::size_t hash = raw_query.find('#'); hash != std::string_view::npos) raw_query = raw_query.substr(0, hash);
 
+  // Only a whole ".." segment of the path is a traversal. The query is data: the UI's search
+  // box sends q=Loading... and a span may be named a..b.
+  for (std::string_view rest = raw_path.substr(1);;) {
+    const std::size_t slash = rest.find('/');
+    if (is_dot_dot_segment(rest.substr(0, slash))) return Parsed<Target>::fail("request path holds a '..' segment");
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
   Target out;
   auto path = percent_decode(raw_path, false);
   if (!path) return Parsed<Target>::fail("bad percent-escape or NUL in path");
-  // A "%2e%2e" decodes to ".." only now: check again after decoding.
-  if (path->find("..") != std::string::npos) return Parsed<Target>::fail("request target holds '..'");
   out.path = std::move(*path);
   while (!raw_query.empty()) {
     const std::size_t amp = raw_query.find('&');

@@ -33,7 +33,8 @@ struct Parsed {
 
 /**
  * Splits and percent-decodes a request target ("/api/traces?limit=5"). Refuses a target
- * that is not origin-form, holds "..", a NUL (raw or %00), or a bad %-escape.
+ * that is not origin-form, whose path has a ".." segment (raw or %2e%2e), a NUL (raw or
+ * %00), or a bad %-escape. Dots anywhere else, the query included, are plain text.
  */
 Parsed<Target> parse_target(std::string_view target);
 

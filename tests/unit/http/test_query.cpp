@@ -21,12 +21,27 @@ TEST_SUITE("http query") {
   TEST_CASE("refuses targets holding dot-dot, NUL or bad escapes") {
     CHECK_FALSE(parse_target("/api/../etc/passwd").value);
     CHECK_FALSE(parse_target("/api/%2e%2e/x").value);
+    CHECK_FALSE(parse_target("/api/.%2E/x").value);
+    CHECK_FALSE(parse_target("/api/traces/..").value);
     CHECK_FALSE(parse_target("/api/traces?name=a%00b").value);
     CHECK_FALSE(parse_target(std::string_view("/api\0x", 6)).value);
     CHECK_FALSE(parse_target("/api/traces?name=%zz").value);
     CHECK_FALSE(parse_target("/api/traces?name=%4").value);
     CHECK_FALSE(parse_target("http://host/api").value);
     CHECK_FALSE(parse_target("").value);
+  }
+
+  TEST_CASE("dots in the query or inside a path segment are text, not a traversal") {
+    auto t = parse_target("/api/traces?q=Loading...&name=a..b&meta.x=..");
+    REQUIRE(t.value);
+    CHECK(*t.value->param("q") == "Loading...");
+    CHECK(*t.value->param("name") == "a..b");
+    CHECK(*t.value->param("meta.x") == "..");
+    CHECK(parse_target("/api/stream?q=...").value);
+    auto p = parse_target("/api/runs/a..b");
+    REQUIRE(p.value);
+    CHECK(p.value->path == "/api/runs/a..b");
+    CHECK(parse_target("/api/runs/...").value);
   }
 
   TEST_CASE("reads every list filter") {
