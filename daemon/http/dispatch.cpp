@@ -109,7 +109,7 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
   label = route_label(Route::not_found);
   if (!target.value) co_return error_response(400, target.error);
   const RouteMatch m = route(std::string_view(req.method_string().data(), req.method_string().size()),
-                             target.value->path);
+                             target.value->raw_path);
   label = route_label(m.route);
   if (m.route == Route::not_found) co_return error_response(404, "not found");
   if (!m.method_allowed) {

@@ -90,6 +90,7 @@ Parsed<Target> parse_target(std::string_view target) {
   auto path = percent_decode(raw_path, false);
   if (!path) return Parsed<Target>::fail("bad percent-escape or NUL in path");
   out.path = std::move(*path);
+  out.raw_path = std::string(raw_path);
   while (!raw_query.empty()) {
     const std::size_t amp = raw_query.find('&');
     std::string_view pair = raw_query.substr(0, amp);

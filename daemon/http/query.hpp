@@ -16,7 +16,8 @@ namespace tracecol::http {
 
 /** A request target split into its decoded path and decoded query parameters (in order). */
 struct Target {
-  std::string path;
+  std::string raw_path;  // as sent, escapes kept: what route() matches (an escaped '/' is no separator)
+  std::string path;      // decoded
   std::vector<std::pair<std::string, std::string>> params;
 
   /** The last value of `name`, or nullptr. */

@@ -1,5 +1,10 @@
 #include "daemon/http/router.hpp"
 
+#include <initializer_list>
+#include <vector>
+
+#include "daemon/http/query.hpp"
+
 namespace tracecol::http {
 
 std::string_view route_label(Route route) {
@@ -20,7 +25,7 @@ std::string_view route_label(Route route) {
   return "not_found";
 }
 
-RouteMatch route(std::string_view method, std::string_view path) {
+RouteMatch route(std::string_view method, std::string_view raw_path) {
   RouteMatch m;
   auto with = [&](Route r, std::string_view allow, std::string param = {}) {
     m.route = r;
@@ -29,34 +34,42 @@ RouteMatch route(std::string_view method, std::string_view path) {
     m.method_allowed = method == allow;
     return m;
   };
-  if (path == "/healthz") return with(Route::healthz, "GET");
-  if (path == "/readyz") return with(Route::readyz, "GET");
-  if (path == "/metrics") return with(Route::metrics, "GET");
-  if (path == "/api/traces") return with(Route::traces, "GET");
-  if (path == "/api/stream") return with(Route::stream, "GET");
-  if (path == "/api/spans") return with(Route::spans, "POST");
-  if (path == "/v1/traces") return with(Route::v1_traces, "POST");
-  if (path == "/" || path.starts_with("/ui/")) {
-    with(Route::ui, "GET, HEAD", std::string(path));
+  if (!raw_path.starts_with('/')) return m;
+  // Split first, decode each segment after: an escaped '/' (%2F) stays inside its segment,
+  // so the run id "a/b" arrives whole as /api/runs/a%2Fb.
+  std::vector<std::string> seg;
+  for (std::string_view rest = raw_path.substr(1);;) {
+    const std::size_t slash = rest.find('/');
+    auto decoded = percent_decode(rest.substr(0, slash), false);
+    if (!decoded) return m;
+    seg.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  // "*" in a pattern: any non-empty segment.
+  auto is = [&seg](std::initializer_list<std::string_view> pattern) {
+    if (seg.size() != pattern.size()) return false;
+    auto s = seg.begin();
+    for (std::string_view p : pattern) {
+      if (p == "*" ? s->empty() : *s != p) return false;
+      ++s;
+    }
+    return true;
+  };
+  if (is({"healthz"})) return with(Route::healthz, "GET");
+  if (is({"readyz"})) return with(Route::readyz, "GET");
+  if (is({"metrics"})) return with(Route::metrics, "GET");
+  if (is({"api", "traces"})) return with(Route::traces, "GET");
+  if (is({"api", "stream"})) return with(Route::stream, "GET");
+  if (is({"api", "spans"})) return with(Route::spans, "POST");
+  if (is({"v1", "traces"})) return with(Route::v1_traces, "POST");
+  if (is({"api", "traces", "*"})) return with(Route::trace, "GET", std::move(seg[2]));
+  if (is({"api", "traces", "*", "tree"})) return with(Route::trace_tree, "GET", std::move(seg[2]));
+  if (is({"api", "runs", "*"})) return with(Route::run, "GET", std::move(seg[2]));
+  if (is({""}) || (seg.size() >= 2 && seg[0] == "ui")) {
+    with(Route::ui, "GET, HEAD", percent_decode(raw_path, false).value_or(std::string()));
     m.method_allowed = method == "GET" || method == "HEAD";
     return m;
-  }
-  constexpr std::string_view traces_prefix = "/api/traces/";
-  constexpr std::string_view runs_prefix = "/api/runs/";
-  if (path.starts_with(traces_prefix)) {
-    std::string_view rest = path.substr(traces_prefix.size());
-    constexpr std::string_view tree_suffix = "/tree";
-    if (rest.ends_with(tree_suffix)) {
-      rest.remove_suffix(tree_suffix.size());
-      if (!rest.empty() && rest.find('/') == std::string_view::npos)
-        return with(Route::trace_tree, "GET", std::string(rest));
-    } else if (!rest.empty() && rest.find('/') == std::string_view::npos) {
-      return with(Route::trace, "GET", std::string(rest));
-    }
-  }
-  if (path.starts_with(runs_prefix)) {
-    std::string_view rest = path.substr(runs_prefix.size());
-    if (!rest.empty() && rest.find('/') == std::string_view::npos) return with(Route::run, "GET", std::string(rest));
   }
   return m;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The HTTP API's routes: a decoded path and a method mapped to one endpoint. Pure and
+// The HTTP API's routes: a request path and a method mapped to one endpoint. Pure and
 // stateless; the server calls route() once per request.
 
 #include <string>
@@ -32,7 +32,11 @@ struct RouteMatch {
   std::string_view allow;        // the methods the route accepts ("GET", "POST")
 };
 
-/** Matches a decoded path (no query); a known path with another method is method_allowed = false. */
-RouteMatch route(std::string_view method, std::string_view path);
+/**
+ * Matches a path as sent (percent-escapes kept, no query): split on '/' first, each segment
+ * decoded after, so "/api/runs/a%2Fb" is the run "a/b". A known path with another method
+ * is method_allowed = false; a bad escape matches nothing.
+ */
+RouteMatch route(std::string_view method, std::string_view raw_path);
 
 }  // namespace tracecol::http

@@ -111,7 +111,7 @@ AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bht
   AccessRequest a;
   a.method = view(req.method_string());
   if (target.value) {
-    a.route = route(a.method, target.value->path).route;
+    a.route = route(a.method, target.value->raw_path).route;
     a.token_param = target.value->param("token");
   }
   a.host = view(req[bhttp::field::host]);
@@ -198,7 +198,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       const auto& head = parser.get();
       auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
       const std::string_view method(head.method_string().data(), head.method_string().size());
-      if (target.value) label_of_request = route_label(route(method, target.value->path).route);
+      if (target.value) label_of_request = route_label(route(method, target.value->raw_path).route);
     }
     if (ec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     Response res;

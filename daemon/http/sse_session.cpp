@@ -1,5 +1,7 @@
 #include "daemon/http/sse_session.hpp"
 
+#include "daemon/http/router.hpp"
+
 namespace tracecol::http {
 
 std::string sse_preamble(const std::vector<std::pair<std::string, std::string>>& extra_headers) {
@@ -25,7 +27,7 @@ std::optional<StreamQuery> stream_query_of(const boost::beast::http::request<boo
                                            const StreamHub* hub, bool stopping) {
   if (hub == nullptr || stopping || req.method() != boost::beast::http::verb::get) return std::nullopt;
   auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
-  if (!target.value || target.value->path != "/api/stream") return std::nullopt;
+  if (!target.value || route("GET", target.value->raw_path).route != Route::stream) return std::nullopt;
   auto query = parse_stream_query(*target.value);
   if (!query.value) return std::nullopt;
   return std::move(*query.value);

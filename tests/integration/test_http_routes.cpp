@@ -1,7 +1,11 @@
 // Request targets and methods on the real daemon, from a hostile-input probe: dots in the
-// query are search text, not a traversal.
+// query are search text, not a traversal; run ids holding '/' or '..' can be looked up.
 
 #include <doctest/doctest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
@@ -53,5 +57,38 @@ TEST_CASE("dots in the query are search text: q=Loading..., name=a..b and a stre
     CHECK(r->status == 400);
     CHECK(r->body == R"({"error":"request path holds a '..' segment"})");
   }
+}
+
+TEST_CASE("a run id holding '/' or '..' is looked up by its escaped path segment") {
+  TempDir dir;
+  HttpDaemon h(dir, {});
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"e1", "a/b"}, {"e2", "a..b"}, {"e3", "../x"}, {"e4", "a"}};
+  std::string lines;
+  for (const auto& [trace, run] : runs) lines += span_line(SpanSpec(trace, "1").run(run).at(t0, t0 + 1)) + trace_end_line(trace);
+  send_lines(h.daemon, lines, 8);
+  struct Lookup {
+    const char* target;
+    const char* trace;
+    const char* run;
+  };
+  for (const Lookup& l : {Lookup{"/api/runs/a%2Fb", "e1", "a/b"}, Lookup{"/api/runs/a%2fb", "e1", "a/b"},
+                          Lookup{"/api/runs/a..b", "e2", "a..b"}, Lookup{"/api/runs/..%2Fx", "e3", "../x"}}) {
+    CAPTURE(l.target);
+    auto r = h.get(l.target);
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    auto doc = parse_ndjson(r->body + "\n");
+    REQUIRE(doc.records.size() == 1);
+    CHECK(str(doc.records[0], "run_id") == l.run);
+    REQUIRE(doc.records[0].HasMember("traces"));
+    CHECK(doc.records[0]["traces"].Size() == 1);
+    CHECK(r->body.find(trace_hex(l.trace)) != std::string::npos);
+  }
+  // Unescaped, the '/' separates segments: no such route.
+  auto split = h.get("/api/runs/a/b");
+  REQUIRE(split);
+  CHECK(split->status == 404);
+  CHECK(split->body == R"({"error":"not found"})");
 }
 }

@@ -39,6 +39,23 @@ TEST_SUITE("http router") {
     }
   }
 
+  TEST_CASE("splits the raw path before decoding: an escaped slash stays inside its segment") {
+    auto run = route("GET", "/api/runs/a%2Fb");
+    CHECK(run.route == Route::run);
+    CHECK(run.param == "a/b");
+    CHECK(route("GET", "/api/runs/..%2Fx").param == "../x");
+    CHECK(route("GET", "/api/runs/a..b").param == "a..b");
+    auto tree = route("GET", "/api/traces/ab%2fcd/tree");
+    CHECK(tree.route == Route::trace_tree);
+    CHECK(tree.param == "ab/cd");
+    CHECK(route("GET", "/heal%74hz").route == Route::healthz);
+    CHECK(route("GET", "/api%2Ftraces").route == Route::not_found);
+    CHECK(route("GET", "/api/runs/%zz").route == Route::not_found);
+    auto ui = route("GET", "/ui/app%2Ejs");
+    CHECK(ui.route == Route::ui);
+    CHECK(ui.param == "/ui/app.js");
+  }
+
   TEST_CASE("a known path with the wrong method is refused with its Allow value") {
     auto m = route("POST", "/api/traces");
     CHECK(m.route == Route::traces);
