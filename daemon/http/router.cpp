@@ -34,6 +34,13 @@ RouteMatch route(std::string_view method, std::string_view raw_path) {
     m.method_allowed = method == allow;
     return m;
   };
+  // HEAD wherever GET is served (RFC 9110 §9.3.2): the server sends the GET answer's head
+  // without its body. Not on the stream, whose answer never ends (its Allow says GET).
+  auto readable = [&](Route r, std::string param = {}) {
+    with(r, "GET, HEAD", std::move(param));
+    m.method_allowed = method == "GET" || method == "HEAD";
+    return m;
+  };
   if (!raw_path.starts_with('/')) return m;
   // Split first, decode each segment after: an escaped '/' (%2F) stays inside its segment,
   // so the run id "a/b" arrives whole as /api/runs/a%2Fb.
@@ -56,21 +63,18 @@ RouteMatch route(std::string_view method, std::string_view raw_path) {
     }
     return true;
   };
-  if (is({"healthz"})) return with(Route::healthz, "GET");
-  if (is({"readyz"})) return with(Route::readyz, "GET");
-  if (is({"metrics"})) return with(Route::metrics, "GET");
-  if (is({"api", "traces"})) return with(Route::traces, "GET");
+  if (is({"healthz"})) return readable(Route::healthz);
+  if (is({"readyz"})) return readable(Route::readyz);
+  if (is({"metrics"})) return readable(Route::metrics);
+  if (is({"api", "traces"})) return readable(Route::traces);
   if (is({"api", "stream"})) return with(Route::stream, "GET");
   if (is({"api", "spans"})) return with(Route::spans, "POST");
   if (is({"v1", "traces"})) return with(Route::v1_traces, "POST");
-  if (is({"api", "traces", "*"})) return with(Route::trace, "GET", std::move(seg[2]));
-  if (is({"api", "traces", "*", "tree"})) return with(Route::trace_tree, "GET", std::move(seg[2]));
-  if (is({"api", "runs", "*"})) return with(Route::run, "GET", std::move(seg[2]));
-  if (is({""}) || (seg.size() >= 2 && seg[0] == "ui")) {
-    with(Route::ui, "GET, HEAD", percent_decode(raw_path, false).value_or(std::string()));
-    m.method_allowed = method == "GET" || method == "HEAD";
-    return m;
-  }
+  if (is({"api", "traces", "*"})) return readable(Route::trace, std::move(seg[2]));
+  if (is({"api", "traces", "*", "tree"})) return readable(Route::trace_tree, std::move(seg[2]));
+  if (is({"api", "runs", "*"})) return readable(Route::run, std::move(seg[2]));
+  if (is({""}) || (seg.size() >= 2 && seg[0] == "ui"))
+    return readable(Route::ui, percent_decode(raw_path, false).value_or(std::string()));
   return m;
 }
 

@@ -7,6 +7,7 @@
 
 namespace tracecol::http {
 
+// Every GET route but the stream also answers HEAD.
 enum class Route {
   healthz,     // GET /healthz
   readyz,      // GET /readyz
@@ -29,7 +30,7 @@ struct RouteMatch {
   Route route = Route::not_found;
   std::string param;             // trace_id or run_id text (decoded), when the route has one
   bool method_allowed = true;    // false: answer 405 with Allow
-  std::string_view allow;        // the methods the route accepts ("GET", "POST")
+  std::string_view allow;        // the methods the route accepts ("GET, HEAD", "POST", "GET")
 };
 
 /**

@@ -70,10 +70,10 @@ std::optional<HttpResponse> HttpClient::request(const std::string& method, const
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers;
   if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   if (!send(req + "\r\n" + body)) return std::nullopt;
-  return read_response();
+  return read_response(default_deadline, method == "HEAD");
 }
 
-std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds timeout) {
+std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds timeout, bool head_only) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t head_end;
   while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -94,7 +94,8 @@ std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds 
     }
     at = next;
   }
-  const std::size_t length = std::stoul(r.headers.count("content-length") ? r.headers["content-length"] : "0");
+  const std::size_t length =
+      head_only ? 0 : std::stoul(r.headers.count("content-length") ? r.headers["content-length"] : "0");
   while (buffer_.size() < head_end + 4 + length) {
     if (!fill(deadline)) return std::nullopt;
   }

@@ -30,10 +30,12 @@ class HttpClient {
   bool connected() const { return fd_ >= 0; }
   void close();
   bool send(const std::string& bytes);
-  /** Sends one request (Content-Length added for bodies and POST) and reads the answer. */
+  /** Sends one request (Content-Length added for bodies and POST) and reads the answer (a HEAD's has no body). */
   std::optional<HttpResponse> request(const std::string& method, const std::string& target,
                                       const std::string& body = {}, const std::string& extra_headers = {});
-  std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = default_deadline);
+  /** One answer; head_only: the answer to a HEAD, whose Content-Length announces a body never sent. */
+  std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = default_deadline,
+                                            bool head_only = false);
   /** True when the server closes the connection before the deadline. */
   bool wait_eof(std::chrono::milliseconds timeout = default_deadline);
 

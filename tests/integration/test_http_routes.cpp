@@ -1,5 +1,6 @@
 // Request targets and methods on the real daemon, from a hostile-input probe: dots in the
-// query are search text, not a traversal; run ids holding '/' or '..' can be looked up.
+// query are search text, not a traversal; run ids holding '/' or '..' can be looked up;
+// HEAD is answered wherever GET is, but on the stream.
 
 #include <doctest/doctest.h>
 
@@ -90,5 +91,50 @@ TEST_CASE("a run id holding '/' or '..' is looked up by its escaped path segment
   REQUIRE(split);
   CHECK(split->status == 404);
   CHECK(split->body == R"({"error":"not found"})");
+}
+
+TEST_CASE("HEAD is answered like GET without a body on every GET route but the stream") {
+  TempDir dir;
+  HttpDaemon h(dir, {});
+  send_lines(h.daemon, span_line(SpanSpec("f1", "1").run("run-f").at(t0, t0 + 1)) + trace_end_line("f1"), 2);
+  // One keep-alive connection: a body sent after a HEAD answer would be read as the next answer.
+  HttpClient c(h.port);
+  for (const std::string& target : std::vector<std::string>{"/healthz", "/readyz", "/api/traces", "/api/traces/" + trace_hex("f1"),
+                                   "/api/traces/f1/tree", "/api/runs/run-f", "/api/traces/" + trace_hex("ff"), "/",
+                                   "/ui/app.js"}) {
+    CAPTURE(target);
+    auto get = c.request("GET", target);
+    auto head = c.request("HEAD", target);
+    REQUIRE(get);
+    REQUIRE(head);
+    CHECK(head->status == get->status);
+    CHECK(head->headers["content-type"] == get->headers["content-type"]);
+    CHECK(head->headers["content-length"] == std::to_string(get->body.size()));
+    CHECK(head->body.empty());
+  }
+  // /metrics changes between two scrapes: its HEAD announces a length and sends no body.
+  auto metrics = c.request("HEAD", "/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->headers["content-type"].starts_with("text/plain"));
+  CHECK(std::stoul(metrics->headers["content-length"]) > 1000);
+  auto after = c.request("GET", "/healthz");
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  CHECK(after->body == R"({"status":"ok"})");
+
+  // The stream's answer never ends: HEAD gets 405, and Allow says what works.
+  auto stream = c.request("HEAD", "/api/stream");
+  REQUIRE(stream);
+  CHECK(stream->status == 405);
+  CHECK(stream->headers["allow"] == "GET");
+  auto wrong = c.request("DELETE", "/healthz");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 405);
+  CHECK(wrong->headers["allow"] == "GET, HEAD");
+  auto post_only = c.request("HEAD", "/api/spans");
+  REQUIRE(post_only);
+  CHECK(post_only->status == 405);
+  CHECK(post_only->headers["allow"] == "POST");
 }
 }

@@ -60,12 +60,27 @@ TEST_SUITE("http router") {
     auto m = route("POST", "/api/traces");
     CHECK(m.route == Route::traces);
     CHECK_FALSE(m.method_allowed);
-    CHECK(m.allow == "GET");
+    CHECK(m.allow == "GET, HEAD");
     auto s = route("GET", "/api/spans");
     CHECK_FALSE(s.method_allowed);
     CHECK(s.allow == "POST");
     CHECK_FALSE(route("DELETE", "/api/traces/ab").method_allowed);
     CHECK(route("GET", "/api/traces/ab").method_allowed);
+  }
+
+  TEST_CASE("HEAD is allowed wherever GET is, but on the stream") {
+    for (const char* p : {"/healthz", "/readyz", "/metrics", "/api/traces", "/api/traces/ab", "/api/traces/ab/tree",
+                          "/api/runs/r", "/", "/ui/app.js"}) {
+      CAPTURE(p);
+      CHECK(route("HEAD", p).method_allowed);
+      CHECK(route("GET", p).method_allowed);
+      CHECK(route("HEAD", p).allow == "GET, HEAD");
+    }
+    auto stream = route("HEAD", "/api/stream");
+    CHECK_FALSE(stream.method_allowed);
+    CHECK(stream.allow == "GET");
+    CHECK_FALSE(route("HEAD", "/api/spans").method_allowed);
+    CHECK_FALSE(route("HEAD", "/v1/traces").method_allowed);
   }
 
   TEST_CASE("route labels are stable metric label values") {
