@@ -15,6 +15,7 @@
 #include "daemon/http/api.hpp"
 #include "daemon/http/answer_write.hpp"
 #include "daemon/http/dispatch.hpp"
+#include "daemon/http/request_head.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/sse_session.hpp"
 #include "daemon/log.hpp"
@@ -181,7 +182,15 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     s->idle = false;
     // Decided on the head alone: a refused client never gets its body read (nor buffered).
     std::optional<AccessVerdict> verdict;
-    if (!ec) verdict = check_access(*st, *s, parser.get());
+    bool bad_head = false;  // its framing is not to be trusted: nothing after it on the wire is read
+    if (!ec) {
+      if (auto refused = check_request_head(parser.get())) {
+        verdict.emplace().answer = std::move(*refused);
+        bad_head = true;
+      } else {
+        verdict = check_access(*st, *s, parser.get());
+      }
+    }
     const bool answered = verdict && verdict->answer;
     if (!ec && !answered && !parser.is_done()) {
       // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
@@ -216,7 +225,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     } else if (answered) {
       res = std::move(*verdict->answer);
       // An unread body is still on the wire: the connection cannot carry another request.
-      close = !parser.is_done() || !parser.get().keep_alive() || st->stopping.load();
+      close = bad_head || !parser.is_done() || !parser.get().keep_alive() || st->stopping.load();
     } else if (auto stream_query = stream_query_of(parser.get(), st->context.stream.get(), st->stopping.load())) {
       // GET /api/stream: the connection becomes the stream; its body ends only at close.
       st->requests.add("stream", 200);
