@@ -159,7 +159,8 @@ AccessVerdict AccessPolicy::check(const AccessRequest& req) const {
   // reveals nothing. /readyz is checked like every other route (the rule: a token
   // on all but /healthz); the kubelet's Host, an IP literal, passes the Host check.
   if (req.route == Route::healthz) return v;
-  // An absent Host is no browser's (HTTP/1.0 tools); a Unix socket no browser reaches.
+  // An absent Host is no browser's (HTTP/1.0 tools: request_head.cpp refuses HTTP/1.1 without one);
+  // a Unix socket no browser reaches.
   if (options_.check_host && !req.host.empty() && !host_allowed(req.host))
     return refuse(AccessRefusal::host, refusal(403, "host not allowed (see --http-allowed-host)"));
 

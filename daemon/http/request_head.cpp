@@ -2,6 +2,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -46,10 +47,30 @@ std::optional<Response> check_transfer_encoding(const RequestHead& head) {
   return error_response(501, "unsupported Transfer-Encoding: only chunked is understood");
 }
 
+/**
+ * RFC 9112 §3.2: exactly one Host in HTTP/1.1, and an http URI's host is never empty (RFC
+ * 9110 §4.2.1). The access policy decides on the first Host, Authorization, Sec-Fetch-Site
+ * and Origin: a second one is where a proxy that reads the last would disagree with it.
+ */
+std::optional<Response> check_single_fields(const RequestHead& head) {
+  const std::size_t hosts = head.count(bhttp::field::host);
+  if (hosts == 0 && head.version() >= 11) return error_response(400, "an HTTP/1.1 request needs a Host header");
+  if (hosts > 1) return error_response(400, "more than one Host header");
+  if (hosts == 1) {
+    const auto host = head[bhttp::field::host];
+    if (trim(std::string_view(host.data(), host.size())).empty()) return error_response(400, "empty Host header");
+  }
+  for (const char* name : {"Authorization", "Sec-Fetch-Site", "Origin"}) {
+    if (head.count(name) > 1) return error_response(400, std::string("more than one ") + name + " header");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Response> check_request_head(const RequestHead& head) {
-  return check_transfer_encoding(head);
+  if (auto refused = check_transfer_encoding(head)) return refused;
+  return check_single_fields(head);
 }
 
 }  // namespace tracecol::http

@@ -1,9 +1,13 @@
 // Request heads a proxy in front could read differently from the daemon, on the real
 // daemon (from a hostile-input probe): Transfer-Encoding other than chunked alone is
-// refused and the connection closed, so nothing after it is read as a request.
+// refused and the connection closed, so nothing after it is read as a request; Host must
+// be there once, and the fields the access policy reads may not repeat.
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <string>
 
 #include "tests/integration/harness.hpp"
@@ -86,5 +90,41 @@ TEST_CASE("Transfer-Encoding other than chunked alone is refused and the connect
   auto next = c.request("GET", "/healthz");
   REQUIRE(next);
   CHECK(next->status == 200);
+}
+
+TEST_CASE("one Host in HTTP/1.1, and no second Authorization, Sec-Fetch-Site or Origin: first-wins is refused") {
+  TempDir dir;
+  const std::string token = "2b7e151628aed2a6abf7158809cf4f3c";
+  const std::string token_file = dir.file("token");
+  std::ofstream(token_file) << token;
+  ::chmod(token_file.c_str(), 0600);
+  HttpDaemon h(dir, {"--http-token-file", token_file});
+  const std::string bearer = "Authorization: Bearer " + token + "\r\n";
+  auto status = [&](const std::string& request_line, const std::string& headers) {
+    auto e = send_raw(h.port, request_line + "\r\n" + headers + "Connection: close\r\n\r\n");
+    REQUIRE(e.first);
+    CHECK(e.closed);
+    return e.first->status;
+  };
+  const std::string get = "GET /api/traces HTTP/1.1";
+  CHECK(status(get, "Host: localhost\r\n" + bearer) == 200);
+  CHECK(status(get, "Host: localhost\r\nHost: evil.example\r\n" + bearer) == 400);
+  CHECK(status("GET /healthz HTTP/1.1", "Host: localhost\r\nHost: evil.example\r\n") == 400);
+  CHECK(status(get, bearer) == 400);
+  CHECK(status(get, "Host:\r\n" + bearer) == 400);
+  CHECK(status("GET /api/traces HTTP/1.0", bearer) == 200);  // HTTP/1.0 may leave Host out
+
+  // The policy read the first: a valid token first and a wrong one after passed it.
+  CHECK(status(get, "Host: localhost\r\n" + bearer + "Authorization: Bearer wrong\r\n") == 400);
+  CHECK(status(get, "Host: localhost\r\n" + bearer + "Sec-Fetch-Site: same-origin\r\nSec-Fetch-Site: cross-site\r\n") ==
+        400);
+  CHECK(status(get, "Host: localhost\r\n" + bearer + "Origin: http://localhost\r\nOrigin: https://evil.example\r\n") ==
+        400);
+  auto e = send_raw(h.port, get + "\r\nHost: localhost\r\n" + bearer + bearer + "\r\n");
+  REQUIRE(e.first);
+  CHECK(e.first->body == R"({"error":"more than one Authorization header"})");
+  CHECK(e.first->headers["connection"] == "close");
+  CHECK(status(get, "Host: localhost\r\n" + bearer + "Sec-Fetch-Site: same-origin\r\nOrigin: http://localhost\r\n") ==
+        200);
 }
 }

@@ -59,4 +59,32 @@ TEST_SUITE("http request head") {
   TEST_CASE("Transfer-Encoding in an HTTP/1.0 request is 400") {
     CHECK(status(head({"chunked"}, 10)) == 400);
   }
+
+  TEST_CASE("HTTP/1.1 needs exactly one non-empty Host; HTTP/1.0 may leave it out") {
+    RequestHead h = head({});
+    CHECK(status(h) == 0);
+    h.insert(bhttp::field::host, "evil.example");
+    CHECK(status(h) == 400);
+    h.erase(bhttp::field::host);
+    CHECK(status(h) == 400);
+    h.set(bhttp::field::host, " ");
+    CHECK(status(h) == 400);
+    h.erase(bhttp::field::host);
+    h.version(10);
+    CHECK(status(h) == 0);
+  }
+
+  TEST_CASE("Authorization, Sec-Fetch-Site and Origin may each appear once") {
+    for (const char* name : {"Authorization", "Sec-Fetch-Site", "Origin"}) {
+      CAPTURE(name);
+      RequestHead h = head({});
+      h.insert(name, "x");
+      CHECK(status(h) == 0);
+      h.insert(name, "y");
+      const auto r = check_request_head(h);
+      REQUIRE(r);
+      CHECK(r->status == 400);
+      CHECK(r->body == std::string("{\"error\":\"more than one ") + name + " header\"}");
+    }
+  }
 }
