@@ -1,5 +1,8 @@
 #include "daemon/http/dispatch.hpp"
 
+#include <optional>
+#include <string>
+
 #include "daemon/http/gzip.hpp"
 #include "daemon/http/otlp_ingest.hpp"
 #include "daemon/http/router.hpp"
@@ -24,10 +27,58 @@ auto async_submit(ingest::BatchSink& sink, ingest::IngestBatch batch, Token&& to
       token, std::move(batch));
 }
 
+std::string_view header(const Request& req, boost::beast::http::field name) {
+  const auto value = req[name];
+  return std::string_view(value.data(), value.size());
+}
+
+/** Every Content-Encoding field joined, as RFC 9110 §5.3 combines a repeated list field. */
+std::string content_encoding(const Request& req) {
+  std::string joined;
+  const auto [first, last] = req.equal_range(boost::beast::http::field::content_encoding);
+  for (auto f = first; f != last; ++f) {
+    if (!joined.empty()) joined += ", ";
+    joined.append(f->value().data(), f->value().size());
+  }
+  return joined;
+}
+
+struct BodyRefusal {
+  OtlpRequestReject reason;  // for POST /v1/traces' counter
+  Response answer;
+};
+
+/**
+ * Inflates a gzip body into out under --http-max-body: the parser's limit saw only the
+ * compressed size, the cap holds for what it expands to. Shared by both POST routes.
+ */
+std::optional<BodyRefusal> inflate_body(std::string_view body, std::size_t max_body, std::string& out) {
+  InflateResult inflated = inflate_gzip(body, max_body);
+  if (inflated.status == InflateStatus::too_large)
+    return BodyRefusal{OtlpRequestReject::too_large, error_response(413, "decompressed request body too large")};
+  if (inflated.status == InflateStatus::corrupt)
+    return BodyRefusal{OtlpRequestReject::corrupt_gzip, error_response(400, "corrupt gzip body")};
+  out = std::move(inflated.data);
+  return std::nullopt;
+}
+
 net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& req) {
+  // Content-Type is not checked (curl --data-binary sends a form type; agents often none);
+  // Content-Encoding is, as on /v1/traces: a gzip body read as text was all invalid_json.
+  std::string_view body = req.body();
+  std::string inflated;
+  switch (body_coding(content_encoding(req))) {
+    case BodyCoding::identity: break;
+    case BodyCoding::gzip:
+      if (auto refused = inflate_body(body, ctx.options.max_body, inflated)) co_return std::move(refused->answer);
+      body = inflated;
+      break;
+    case BodyCoding::unsupported:
+      co_return error_response(415, "unsupported Content-Encoding: only gzip is supported");
+  }
   protocol::Decoder decoder(ctx.options.decode);
   if (ctx.context.monotonic_offset_ns) decoder.set_monotonic_offset_ns(ctx.context.monotonic_offset_ns->load());
-  DecodedBody decoded = decode_body(req.body(), decoder, ctx.options.max_line_bytes);
+  DecodedBody decoded = decode_body(body, decoder, ctx.options.max_line_bytes);
   std::vector<ingest::AppliedRejection> applied;
   if (!decoded.batch.events.empty()) {
     ingest::IngestBatch batch = std::move(decoded.batch);
@@ -51,11 +102,6 @@ net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& r
   co_return ingest_response(decoded, applied);
 }
 
-std::string_view header(const Request& req, boost::beast::http::field name) {
-  const auto value = req[name];
-  return std::string_view(value.data(), value.size());
-}
-
 /** POST /v1/traces: OTLP JSON spans applied like a socket batch before the answer. */
 net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Request& req) {
   ServerCounters* counters = ctx.counters;
@@ -64,19 +110,15 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
     return r;
   };
   bool gzip = false;
-  if (auto refused = check_otlp_headers(header(req, boost::beast::http::field::content_type),
-                                        header(req, boost::beast::http::field::content_encoding), gzip))
+  if (auto refused = check_otlp_headers(header(req, boost::beast::http::field::content_type), content_encoding(req),
+                                        gzip))
     co_return refuse(OtlpRequestReject::unsupported_content, std::move(*refused));
   std::string_view body = req.body();
-  InflateResult inflated;
+  std::string inflated;
   if (gzip) {
-    // The parser's body limit saw only the compressed size; the cap holds for what it expands to.
-    inflated = inflate_gzip(body, ctx.options.max_body);
-    if (inflated.status == InflateStatus::too_large)
-      co_return refuse(OtlpRequestReject::too_large, error_response(413, "decompressed request body too large"));
-    if (inflated.status == InflateStatus::corrupt)
-      co_return refuse(OtlpRequestReject::corrupt_gzip, error_response(400, "corrupt gzip body"));
-    body = inflated.data;
+    if (auto refused = inflate_body(body, ctx.options.max_body, inflated))
+      co_return refuse(refused->reason, std::move(refused->answer));
+    body = inflated;
   }
   protocol::OtlpDecodeResult decoded = protocol::decode_otlp_request(body, ctx.options.decode);
   if (!decoded.ok)

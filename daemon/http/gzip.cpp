@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 
 namespace tracecol::http {
@@ -20,6 +22,16 @@ struct Inflater {
 };
 
 }  // namespace
+
+BodyCoding body_coding(std::string_view content_encoding) {
+  const std::size_t first = content_encoding.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return BodyCoding::identity;
+  const std::string_view coding =
+      content_encoding.substr(first, content_encoding.find_last_not_of(" \t") - first + 1);
+  if (boost::beast::iequals(coding, "identity")) return BodyCoding::identity;
+  if (boost::beast::iequals(coding, "gzip")) return BodyCoding::gzip;
+  return BodyCoding::unsupported;  // br, deflate, a list of codings, ...
+}
 
 InflateResult inflate_gzip(std::string_view compressed, std::size_t max_out) {
   InflateResult out;

@@ -8,6 +8,12 @@
 
 namespace tracecol::http {
 
+/** A request body's Content-Encoding: none or identity, gzip, or one we cannot read (415). */
+enum class BodyCoding { identity, gzip, unsupported };
+
+/** Reads a Content-Encoding value (every field of it joined with ", "); case and blanks around it ignored. */
+BodyCoding body_coding(std::string_view content_encoding);
+
 enum class InflateStatus {
   ok,
   too_large,  // the decompressed size would exceed max_out; inflating stopped there

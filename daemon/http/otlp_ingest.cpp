@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "daemon/http/gzip.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/reject_reason.hpp"
 
@@ -27,11 +28,10 @@ std::optional<Response> check_otlp_headers(std::string_view content_type, std::s
     return error_response(415, "only JSON (application/json) is supported for now; protobuf is not");
   if (!boost::beast::iequals(media, "application/json"))
     return error_response(415, "unsupported Content-Type: only JSON (application/json) is supported for now");
-  const std::string_view encoding = trim(content_encoding);
-  if (encoding.empty() || boost::beast::iequals(encoding, "identity")) return std::nullopt;
-  if (boost::beast::iequals(encoding, "gzip")) {
-    gzip = true;
-    return std::nullopt;
+  switch (body_coding(content_encoding)) {
+    case BodyCoding::identity: return std::nullopt;
+    case BodyCoding::gzip: gzip = true; return std::nullopt;
+    case BodyCoding::unsupported: break;
   }
   return error_response(415, "unsupported Content-Encoding: only gzip is supported");
 }

@@ -1,13 +1,15 @@
-// The HTTP API on the real daemon: queries after socket ingest, POST /api/spans, /metrics,
-// error statuses, and a slow client cut off by the request timeout.
+// The HTTP API on the real daemon: queries after socket ingest, POST /api/spans (plain and
+// gzip), /metrics, error statuses, and a slow client cut off by the request timeout.
 
 #include <doctest/doctest.h>
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/wire.hpp"
+#include "tests/support/gzip_compress.hpp"
 
 using namespace tracecol::integration;
+using tracecol::testing::gzip_compress;
 
 namespace {
 
@@ -176,6 +178,56 @@ TEST_CASE("POST /api/spans applies the lines before answering and /metrics count
   CHECK(metric_line(metrics, "tracecol_exporter_queue_depth{exporter=\"ndjson\"}").ends_with(" 0"));
   CHECK(metric_line(metrics, "tracecol_http_requests_total{route=\"spans\",code=\"200\"}").ends_with(" 1"));
   CHECK(metrics.find("# TYPE tracecol_traces_evicted_total counter") != std::string::npos);
+}
+
+TEST_CASE("POST /api/spans inflates a gzip body as /v1/traces does and answers 415 for another Content-Encoding") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--http-max-body", "8KiB"});
+  HttpClient c(h.port);
+  const std::string lines = span_line(SpanSpec("e1", "1").run("run-e").named("root").at(t0, t0 + 0.5)) +
+                            span_line(SpanSpec("e1", "2", "1").run("run-e").named("child").at(t0 + 0.1, t0 + 0.2)) +
+                            trace_end_line("e1");
+  // No Content-Type: accepted as before.
+  auto gz = c.request("POST", "/api/spans", gzip_compress(lines), "Content-Encoding: gzip\r\n");
+  REQUIRE(gz);
+  CHECK(gz->status == 200);
+  CHECK(gz->body == R"({"accepted":3,"rejected":0,"errors":[]})");
+  auto got = c.request("GET", "/api/traces/e1");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(got->body.find("\"span_count\":2") != std::string::npos);
+
+  auto plain = c.request("POST", "/api/spans", span_line(SpanSpec("e2", "1")), "Content-Encoding: Identity\r\n");
+  REQUIRE(plain);
+  CHECK(plain->body == R"({"accepted":1,"rejected":0,"errors":[]})");
+  for (const std::string coding : {"br", "deflate", "gzip, gzip", "x-gzip"}) {
+    CAPTURE(coding);
+    HttpClient other(h.port);
+    auto r = other.request("POST", "/api/spans", span_line(SpanSpec("e3", "1")), "Content-Encoding: " + coding + "\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 415);
+    CHECK(r->headers["content-type"] == "application/json");
+    CHECK(r->body == R"({"error":"unsupported Content-Encoding: only gzip is supported"})");
+  }
+  // Two fields are one list: identity then gzip is not a body to read as text.
+  auto two = c.request("POST", "/api/spans", gzip_compress(lines), "Content-Encoding: identity\r\nContent-Encoding: gzip\r\n");
+  REQUIRE(two);
+  CHECK(two->status == 415);
+  auto corrupt = c.request("POST", "/api/spans", "\x1f\x8b not gzip", "Content-Encoding: gzip\r\n");
+  REQUIRE(corrupt);
+  CHECK(corrupt->status == 400);
+  CHECK(corrupt->body == R"({"error":"corrupt gzip body"})");
+  // Small on the wire, past --http-max-body once inflated.
+  std::string big;
+  while (big.size() <= 8 * 1024) big += span_line(SpanSpec("e4", std::to_string(big.size() + 1)));
+  const std::string bomb = gzip_compress(big);
+  REQUIRE(bomb.size() < 8 * 1024);
+  auto too_big = c.request("POST", "/api/spans", bomb, "Content-Encoding: gzip\r\n");
+  REQUIRE(too_big);
+  CHECK(too_big->status == 413);
+  CHECK(too_big->body == R"({"error":"decompressed request body too large"})");
+  CHECK(h.get("/api/traces/e3")->status == 404);  // none of the refused bodies was applied
+  CHECK(h.get("/api/traces/e4")->status == 404);
 }
 
 TEST_CASE("wrong method, oversized body, bad target and huge headers get their statuses") {

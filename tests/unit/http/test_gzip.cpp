@@ -18,6 +18,19 @@ using tracecol::testing::gzip_compress;
 }  // namespace
 
 TEST_SUITE("http gzip") {
+  TEST_CASE("reads Content-Encoding: none or identity, gzip, anything else unsupported") {
+    using tracecol::http::body_coding;
+    using tracecol::http::BodyCoding;
+    CHECK(body_coding("") == BodyCoding::identity);
+    CHECK(body_coding(" Identity ") == BodyCoding::identity);
+    CHECK(body_coding("gzip") == BodyCoding::gzip);
+    CHECK(body_coding("\tGZIP ") == BodyCoding::gzip);
+    for (const char* other : {"br", "deflate", "x-gzip", "gzip, gzip", "identity, gzip", "compress"}) {
+      CAPTURE(other);
+      CHECK(body_coding(other) == BodyCoding::unsupported);
+    }
+  }
+
   TEST_CASE("inflates a gzip body back to its bytes") {
     const std::string plain = R"({"resourceSpans":[]})" + std::string(200000, 'x');
     auto r = inflate_gzip(gzip_compress(plain), 1u << 20);
