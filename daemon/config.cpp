@@ -83,7 +83,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--http-listen", c.http_listen, "HTTP API address: HOST:PORT, unix:PATH or off (the last one given wins)")->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)->capture_default_str(), "TRACECOL_HTTP_LISTEN");
   env(app.add_option("--http-max-body", c.http_max_body_text, "Largest HTTP request body accepted (larger: 413)")->capture_default_str(), "TRACECOL_HTTP_MAX_BODY");
   env(app.add_option("--http-timeout", c.http_timeout_text, "Time to read one HTTP request (or wait idle between requests) and write its answer")->capture_default_str(), "TRACECOL_HTTP_TIMEOUT");
-  env(app.add_option("--http-max-connections", c.http_max_connections, "HTTP connections served at once (more get 503)")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_HTTP_MAX_CONNECTIONS");
+  env(app.add_option("--http-max-connections", c.http_max_connections, "HTTP connections served at once (more get 503; /healthz and /readyz probes are still served)")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_HTTP_MAX_CONNECTIONS");
   env(app.add_option("--http-token-file", c.http_token_file, "File holding the bearer token every HTTP route but /healthz and /readyz requires (never logged)"), "TRACECOL_HTTP_TOKEN_FILE");
   env(app.add_option("--http-allowed-host", c.http_allowed_hosts, "Host header name accepted besides localhost and IP literals (repeatable; against DNS rebinding)")->delimiter(','), "TRACECOL_HTTP_ALLOWED_HOST");
   env(app.add_option("--http-cors-origin", c.http_cors_origins, "Origin (scheme://host[:port]) given CORS access to the HTTP API (repeatable; none: no CORS)")->delimiter(','), "TRACECOL_HTTP_CORS_ORIGIN");

@@ -56,7 +56,7 @@ struct ServerCounters {
 
   Counter connections_active{0};
   Counter connections_total{0};    // every accepted connection, the refused ones included
-  Counter connections_refused{0};  // over --http-max-connections: answered 503 and closed
+  Counter connections_refused{0};  // over --http-max-connections: answered 503 and closed (probes are served)
   Counter timeouts{0};             // connections cut by the request or idle timeout
   std::array<Counter, access_refusal_count> access_denied{};  // requests the access policy refused, by reason
   Counter otlp_spans_received{0};  // spans in POST /v1/traces bodies that decoded, rejected ones included

@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "daemon/http/api.hpp"
 #include "daemon/http/answer_write.hpp"
 #include "daemon/http/dispatch.hpp"
+#include "daemon/http/probe_reserve.hpp"
 #include "daemon/http/request_head.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/sse_session.hpp"
@@ -34,7 +36,11 @@ struct SessionBase {
 
 struct HttpServer::State {
   State(net::io_context& io_, ServerOptions o, ServerContext c)
-      : io(io_), options(std::move(o)), context(std::move(c)), accept_strand(net::make_strand(io_)) {}
+      : io(io_),
+        options(std::move(o)),
+        context(std::move(c)),
+        accept_strand(net::make_strand(io_)),
+        reserve(options.probe_reserve) {}
 
   net::io_context& io;
   ServerOptions options;
@@ -45,10 +51,11 @@ struct HttpServer::State {
   std::string unix_path;
   RequestCounters requests;
   std::atomic<bool> stopping{false};
-  ServerCounters counters;  // counters.connections_active is also what the connection cap counts
+  ServerCounters counters;  // counters.connections_active is also what the connection cap counts (not the reserve)
   std::mutex mutex;
   std::uint64_t next_session = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+  ProbeReserve reserve;  // the connections past the cap, there to answer a probe (under mutex)
   std::optional<AccessPolicy> policy;  // set by open(), once the listener (and its port) is known
 };
 
@@ -73,24 +80,37 @@ struct Session final : SessionBase, std::enable_shared_from_this<Session> {
   beast::basic_stream<AnyStream> stream;
   const bool tcp;    // a TCP peer (else a Unix socket one)
   bool idle = true;  // touched only on the session's strand
-  // The answer write's own deadline (see arm_write_deadline); touched only on the strand.
+  // The answer write's own deadline (see arm_write_deadline), and a reserve connection's head
+  // deadline before it (arm_probe_deadline); touched only on the strand.
   net::steady_timer write_deadline;
-  // Bumped when a write starts and when it ends: a deadline whose number no longer matches
-  // belongs to a write that is over.
+  // Bumped when a deadline is armed and when what it bounds ends: a deadline whose number no
+  // longer matches belongs to a write (or a reserve connection's head read) that is over.
   std::uint64_t write_generation = 0;
   bool write_timed_out = false;
 };
 
-/** Drops the session from the registry and the connection count when its coroutine ends. */
+/** Drops the session from the registry and the connection count (or the reserve) when its coroutine ends. */
 struct SessionExit {
   std::shared_ptr<State> st;
   std::uint64_t id;
+  bool probe_only;
   ~SessionExit() {
     std::lock_guard lock(st->mutex);
     st->sessions.erase(id);
-    st->counters.connections_active.fetch_sub(1);
+    if (probe_only) st->reserve.leave(id);
+    else st->counters.connections_active.fetch_sub(1);
   }
 };
+
+/** A liveness or readiness probe with no body: what a connection past the cap may ask. */
+bool is_probe(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& head = parser.get();
+  auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
+  if (!target.value || !parser.is_done()) return false;
+  const RouteMatch m = route(std::string_view(head.method_string().data(), head.method_string().size()),
+                             target.value->raw_path);
+  return (m.route == Route::healthz || m.route == Route::readyz) && m.method_allowed;
+}
 
 std::string_view view(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
@@ -160,6 +180,27 @@ void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::millisec
   });
 }
 
+/**
+ * Bounds a reserve connection's head read (ProbeReserve) like an eviction: the read is
+ * cancelled, the socket stays open for the 503. Beast's own timeout would close it first.
+ */
+void arm_probe_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {
+  s->stream.expires_never();
+  const std::uint64_t read = ++s->write_generation;
+  s->write_deadline.expires_after(timeout);
+  s->write_deadline.async_wait([weak = std::weak_ptr<Session>(s), read](boost::system::error_code ec) {
+    auto session = weak.lock();
+    if (ec || !session || session->write_generation != read) return;
+    session->stream.cancel();
+  });
+}
+
+/** Ends the read arm_probe_deadline bounded: a deadline already due must not cancel the answer's write. */
+void end_probe_read(Session& s) {
+  ++s.write_generation;
+  s.write_deadline.cancel();
+}
+
 /** Ends the write arm_write_deadline bounded; a timeout shows as beast's timeout error. */
 boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
   ++s.write_generation;
@@ -167,8 +208,10 @@ boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
   return s.write_timed_out ? boost::system::error_code(beast::error::timeout) : ec;
 }
 
-net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session> s, std::uint64_t id) {
-  SessionExit exit{st, id};
+/** probe_only: a connection past the cap (ProbeReserve): one probe is served, anything else gets 503. */
+net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session> s, std::uint64_t id,
+                                 bool probe_only) {
+  SessionExit exit{st, id, probe_only};
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -177,13 +220,19 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     parser.body_limit(st->options.max_body);
     s->idle = true;
     if (st->stopping.load()) break;
-    s->stream.expires_after(st->options.request_timeout);
+    if (probe_only) arm_probe_deadline(s, std::min(st->options.request_timeout, st->options.probe_head_timeout));
+    else s->stream.expires_after(st->options.request_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    if (probe_only) end_probe_read(*s);
     s->idle = false;
+    // Past the cap: no head in time, evicted for a newer connection, or not a probe. Answered
+    // 503 like a refusal at accept (unless the peer left), never read further.
+    const bool peer_gone = ec == bhttp::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::eof;
+    const bool over_cap = probe_only && !st->stopping.load() && !peer_gone && (ec || !is_probe(parser));
     // Decided on the head alone: a refused client never gets its body read (nor buffered).
     std::optional<AccessVerdict> verdict;
     bool bad_head = false;  // its framing is not to be trusted: nothing after it on the wire is read
-    if (!ec) {
+    if (!ec && !over_cap) {
       if (auto refused = check_request_head(parser.get())) {
         verdict.emplace().answer = std::move(*refused);
         bad_head = true;
@@ -192,7 +241,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       }
     }
     const bool answered = verdict && verdict->answer;
-    if (!ec && !answered && !parser.is_done()) {
+    if (!ec && !answered && !over_cap && !parser.is_done()) {
       // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on(bhttp::status::continue_, parser.get().version());
@@ -209,11 +258,14 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
       const std::string_view method(head.method_string().data(), head.method_string().size());
       if (target.value) label_of_request = route_label(route(method, target.value->raw_path).route);
     }
-    if (ec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (ec == beast::error::timeout && !probe_only) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     Response res;
     std::string_view label = label_of_request;
     bool close = true;
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+    if (over_cap) {
+      st->counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      res = error_response(503, "too many connections");
+    } else if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
         ec == net::error::connection_reset || ec == net::error::eof) {
       break;
     } else if (ec == bhttp::error::body_limit) {
@@ -246,6 +298,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     if (!res.allow.empty()) out.set(bhttp::field::allow, res.allow);
     for (const auto& [name, value] : res.headers) out.set(name, value);
     out.body() = std::move(res.body);
+    close = close || probe_only;  // a reserve slot serves one probe, then frees
     out.keep_alive(!close);
     out.prepare_payload();
     // HEAD: the GET answer's headers (Content-Length included), no body.
@@ -254,7 +307,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     auto [wec, wn] = co_await write_answer(s->stream, out, res.shared_body,
                                            !ec && parser.get().method() == bhttp::verb::head);
     wec = end_write(*s, wec);
-    st->requests.add(label, res.status);
+    if (!over_cap) st->requests.add(label, res.status);  // a refused connection is counted as one, not a request
     if (wec == beast::error::timeout) st->counters.timeouts.fetch_add(1, std::memory_order_relaxed);
     if (wec || close) break;
   }
@@ -290,22 +343,39 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
       continue;
     }
     st->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
-    if (st->counters.connections_active.load() >= st->options.max_connections) {
+    std::shared_ptr<Session> session;
+    std::shared_ptr<SessionBase> evicted;
+    std::uint64_t id = 0;
+    bool probe_only = false;
+    {
+      std::lock_guard lock(st->mutex);
+      id = st->next_session++;
+      bool admitted = true;
+      if (st->counters.connections_active.load() < st->options.max_connections) {
+        st->counters.connections_active.fetch_add(1);
+      } else {
+        // Past the cap, a reserve slot still serves a probe (ServerOptions::probe_reserve).
+        const ProbeReserve::Admission a = st->reserve.admit(id);
+        if (a.evict) {
+          if (auto it = st->sessions.find(*a.evict); it != st->sessions.end()) evicted = it->second.lock();
+        }
+        admitted = a.admitted;
+        probe_only = true;
+      }
+      if (admitted) {
+        session = std::make_shared<Session>(AnyStream::socket(std::move(socket)), std::is_same_v<Protocol, tcp>);
+        st->sessions.emplace(id, session);
+      }
+    }
+    if (evicted) evicted->close_if_idle();  // its head read ends; it answers 503 and goes
+    if (!session) {
       st->counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
       auto ex = socket.get_executor();
       net::co_spawn(ex, refuse_busy(std::move(socket)), net::detached);
       continue;
     }
-    auto session = std::make_shared<Session>(AnyStream::socket(std::move(socket)), std::is_same_v<Protocol, tcp>);
-    std::uint64_t id;
-    {
-      std::lock_guard lock(st->mutex);
-      id = st->next_session++;
-      st->sessions.emplace(id, session);
-      st->counters.connections_active.fetch_add(1);
-    }
     auto ex = session->stream.get_executor();
-    net::co_spawn(ex, run_session(st, std::move(session), id), net::detached);
+    net::co_spawn(ex, run_session(st, std::move(session), id, probe_only), net::detached);
   }
 }
 

@@ -26,7 +26,14 @@ struct ServerOptions {
   std::uint64_t max_body = 20u << 20;     // larger requests get 413
   std::uint32_t max_header = 16u << 10;   // larger headers get 431
   std::chrono::milliseconds request_timeout{10000};  // to read one request (or idle between) and write its answer
-  std::size_t max_connections = 256;      // more get 503 and are closed
+  std::size_t max_connections = 256;      // more get 503 and are closed, but for probes (below)
+  /**
+   * Connections past max_connections still accepted, to serve a liveness or readiness probe
+   * (GET or HEAD of /healthz or /readyz) and nothing else, then closed. When all are taken,
+   * the oldest is closed to make room: a full cap (a slowloris) cannot fail the probes.
+   */
+  std::size_t probe_reserve = 16;
+  std::chrono::milliseconds probe_head_timeout{1000};  // a reserve connection's head must arrive in this
   protocol::DecodeOptions decode;         // POST /api/spans lines, like the socket's
   std::size_t max_line_bytes = 1u << 20;
   AccessOptions access;                   // token, Host allowlist, CORS (access_policy.hpp)

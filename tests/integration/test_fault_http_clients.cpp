@@ -1,7 +1,8 @@
 // Hostile HTTP clients on the real daemon (issue #6, "HTTP clients"): a slowloris of 1,000
 // connections trickling header bytes, and a 16 MiB answer read at 1 KiB/s. Both are cut off
 // by --http-timeout, the connection gauge returns to its baseline, the cuts are counted, and
-// socket ingest keeps its speed meanwhile.
+// socket ingest keeps its speed meanwhile. At the default cap, a slowloris holding every slot
+// with unfinished /healthz heads cannot fail the probes (the probe reserve).
 
 #include <doctest/doctest.h>
 
@@ -20,6 +21,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/proc_probe.hpp"
 #include "tests/integration/wire.hpp"
 #include "tests/unit/http/prometheus_text.hpp"
 
@@ -77,22 +79,37 @@ double ingest_rate(const Daemon& d, int traces, int first) {
 
 /** The attack: sockets that send a request head one byte at a time and never finish it. */
 struct Slowloris {
+  std::string head = "GET /api/traces HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
   std::vector<int> fds;
   std::vector<Clock::time_point> opened, closed;
   std::size_t open_count = 0;
   std::size_t answered = 0;  // sockets that got bytes back (none should: no answer is due)
 
+  /** A connection that has sent `head`; -1 when the connect failed. */
+  int attacker(int port) const {
+    const int fd = connect_tcp(port);
+    if (fd >= 0 && ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size())) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
   void open(int port, int n) {
     for (int i = 0; i < n; ++i) {
-      const int fd = connect_tcp(port);
+      const int fd = attacker(port);
       REQUIRE(fd >= 0);
-      const std::string head = "GET /api/traces HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
-      REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
       fds.push_back(fd);
       opened.push_back(Clock::now());
       closed.push_back({});
     }
     open_count = fds.size();
+  }
+  /** An attacker that does not give up: every connection the server closed is opened again. */
+  void reopen(int port) {
+    for (int& fd : fds) {
+      if (fd >= 0 || (fd = attacker(port)) < 0) continue;
+      ++open_count;
+    }
   }
   /** One round: a byte on every open socket, and notes the ones the server closed. */
   void trickle() {
@@ -263,5 +280,77 @@ TEST_CASE("a 16 MiB answer read at 1 KiB/s is reset at the write timeout, the co
   auto r = after.request("GET", "/healthz");
   REQUIRE(r);
   CHECK(r->status == 200);
+}
+
+TEST_CASE("at the default cap, 300 connections trickling a /healthz head cannot fail the probes, and other requests get 503") {
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  REQUIRE(files.rlim_cur >= 400);
+  TempDir dir;
+  HttpDaemon h(dir, {});  // --http-max-connections 256, --http-timeout 10s: the defaults
+  const double refused_before = metric(h.port, "tracecol_http_connections_refused_total");
+  const long fds_before = fd_count(h.daemon.pid());
+
+  Slowloris attack;
+  attack.head = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";  // the probe's own head, never finished
+  attack.open(h.port, 300);
+  std::atomic<bool> stop{false};
+  std::atomic<int> rounds{0};
+  std::thread trickler([&] {
+    while (!stop) {
+      attack.trickle();
+      attack.reopen(h.port);  // every connection the server closes comes straight back
+      ++rounds;
+      std::this_thread::sleep_for(200ms);  // the attack's pace, not a synchronisation
+    }
+  });
+  // The attack holds the cap: a request that is no probe is refused.
+  std::optional<HttpResponse> refused;
+  CHECK(wait_until([&] {
+    HttpClient c(h.port);
+    refused = c.request("GET", "/api/traces");
+    return refused && refused->status == 503;
+  }));
+  REQUIRE(refused);
+  CHECK(refused->body == R"({"error":"too many connections"})");
+
+  // Probes through ten rounds of the attack (2 s: reserve connections timed out, evicted
+  // and reopened meanwhile) are all answered.
+  int probes = 0, ok = 0;
+  long fds_peak = 0;
+  for (int round = 0; round < 10; ++round) {
+    const int seen = rounds;
+    REQUIRE(wait_until([&] { return rounds > seen; }));
+    for (const auto& [method, target] : {std::pair{"GET", "/healthz"}, {"GET", "/readyz"}, {"HEAD", "/healthz"}}) {
+      CAPTURE(target);
+      HttpClient c(h.port);
+      auto r = c.request(method, target);
+      ++probes;
+      ok += r && r->status == 200;
+    }
+    fds_peak = std::max(fds_peak, fd_count(h.daemon.pid()));
+  }
+  stop = true;
+  trickler.join();
+  MESSAGE(ok << " of " << probes << " probes answered 200; daemon descriptors " << fds_before << " before, peak "
+             << fds_peak << " under attack");
+  CHECK(ok == probes);
+  // Memory stays bounded: the cap, plus at most twice the 16-connection probe reserve.
+  CHECK(fds_peak <= fds_before + 256 + 2 * 16 + 8);
+  for (int& fd : attack.fds) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  CHECK(wait_until([&] {
+    HttpClient c(h.port);
+    auto r = c.request("GET", "/api/traces");
+    return r && r->status == 200;
+  }));
+  CHECK(metric(h.port, "tracecol_http_connections_refused_total") > refused_before);
+  double active = -1;
+  CAPTURE(active);
+  CHECK(wait_until([&] { return (active = metric(h.port, "tracecol_http_connections_active")) == 1; }));  // the scrape's own
 }
 }

@@ -308,6 +308,19 @@ TEST_CASE("connections over --http-max-connections get 503 and a body sent after
   REQUIRE(busy);
   CHECK(busy->status == 503);
   CHECK(second.wait_eof());
+  // Past the cap only a probe is served: a request head is answered 503 at once, its body never read.
+  HttpClient post(h.port);
+  REQUIRE(post.send("POST /api/spans HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n"));
+  auto refused = post.read_response();
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(refused->body == R"({"error":"too many connections"})");
+  CHECK(post.wait_eof());
+  HttpClient probe(h.port);
+  auto health = probe.request("GET", "/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(health->headers["connection"] == "close");
 
   const std::string body = span_line(SpanSpec("d1", "1").run("run-d").at(t0, t0 + 1)) + trace_end_line("d1");
   REQUIRE(first.send("POST /api/spans HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: " +

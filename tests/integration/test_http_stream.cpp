@@ -187,9 +187,15 @@ TEST_SUITE("http stream") {
     }));
     REQUIRE(c->wait_comment());
     HttpClient other(h.port);
-    auto refused = other.request("GET", "/healthz");
+    auto refused = other.request("GET", "/api/traces");
     REQUIRE(refused);
     CHECK(refused->status == 503);
+    // Past the cap a probe is still served (the probe reserve), and its connection closed.
+    HttpClient probe(h.port);
+    auto health = probe.request("GET", "/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK(probe.wait_eof());
   }
 
   TEST_CASE("a trace record larger than a subscriber's whole queue still reaches a reader that keeps up") {
