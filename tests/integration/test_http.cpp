@@ -253,7 +253,9 @@ TEST_CASE("wrong method, oversized body, bad target and huge headers get their s
   CHECK(too_big->body.find("\"error\"") != std::string::npos);
 
   HttpClient headers(h.port);
-  auto huge = headers.request("GET", "/healthz", {}, "X-Big: " + std::string(64 * 1024, 'x') + "\r\n");
+  std::string big_header = "X-Big: ";  // appended, not concatenated: GCC 12 -Warray-bounds false positive
+  big_header.append(64 * 1024, 'x').append("\r\n");
+  auto huge = headers.request("GET", "/healthz", {}, big_header);
   REQUIRE(huge);
   CHECK(huge->status == 431);
 }

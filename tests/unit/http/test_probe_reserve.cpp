@@ -37,7 +37,7 @@ TEST_SUITE("http probe reserve") {
     CHECK(r.admit(6).admitted);
   }
 
-  TEST_CASE("a member that leaves frees its place; an empty reserve admits nothing") {
+  TEST_CASE("a member that leaves frees its place, an empty reserve admits nothing") {
     ProbeReserve r(1);
     CHECK(r.admit(1).admitted);
     r.leave(1);

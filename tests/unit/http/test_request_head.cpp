@@ -60,7 +60,7 @@ TEST_SUITE("http request head") {
     CHECK(status(head({"chunked"}, 10)) == 400);
   }
 
-  TEST_CASE("HTTP/1.1 needs exactly one non-empty Host; HTTP/1.0 may leave it out") {
+  TEST_CASE("HTTP/1.1 needs exactly one non-empty Host, HTTP/1.0 may leave it out") {
     RequestHead h = head({});
     CHECK(status(h) == 0);
     h.insert(bhttp::field::host, "evil.example");
