@@ -170,7 +170,9 @@ TEST_SUITE("assembler") {
     Event second = end_event(1, 1);
     second.span.ended_at_ns = first.span.ended_at_ns - 1'000'000;
     CHECK(r.apply({first, second}).empty());  // no start was sent: nothing to contradict
-    const Span& s = r.store.get(tid(1))->spans[0];
+    const auto stored = r.store.get(tid(1));  // held: the span lives in it
+    REQUIRE(stored);
+    const Span& s = stored->spans[0];
     CHECK(s.ended_at_ns == second.span.ended_at_ns);
     CHECK(s.started_at_ns == s.ended_at_ns);
   }

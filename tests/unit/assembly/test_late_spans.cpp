@@ -103,7 +103,9 @@ TEST_SUITE("assembler") {
     auto rejected = r.apply({early}, t0 + 2s);
     REQUIRE(rejected.size() == 1);
     CHECK(rejected[0].reason == protocol::RejectReason::bad_time);
-    const Span& s = r.store.get(tid(1))->spans[0];
+    const auto stored = r.store.get(tid(1));  // held: the span lives in it
+    REQUIRE(stored);
+    const Span& s = stored->spans[0];
     CHECK(s.started_at_ns == started);
     CHECK_FALSE(s.ended());
     CHECK(r.assembler.counters().spans_merged == 0);
