@@ -206,16 +206,30 @@ std::size_t span_reserve(const Span& span) {
          span.outputs.size() + span.error.size() + metadata_reserve(span.metadata);
 }
 
-/** One Span (field 2 of ScopeSpans), written into reserved space: one resize and one shrink per span. */
-void put_span(std::string& out, const Span& span) {
+/**
+ * Appends a length-delimited field whose content write(d) writes through a cursor, at most
+ * `bound` bytes: one resize for the worst case, one shrink after. The length goes in front
+ * of the content: `guess` bytes are kept for it, and the content moves only when its varint
+ * needs another number of bytes. Past the bound, which every writer here relies on, it
+ * stops rather than go on from corrupted memory (unit tests hold spans built to reach it).
+ */
+template <typename Write>
+void put_message(std::string& out, unsigned field_number, std::size_t bound, std::size_t guess, Write&& write) {
   const std::size_t start = out.size();
-  out.resize(start + span_reserve(span));
-  // The length goes in front of the content: 2 bytes are kept for it (spans of 128 B to
-  // 16 KiB) and the content moves only when it needs another number of bytes.
-  constexpr std::size_t guess = 2;
+  out.resize(start + 1 + 10 + bound);  // a length needs 10 bytes at most
   char* const head = out.data() + start;
   char* const body = head + 1 + guess;
-  char* d = body;
+  const std::size_t length = static_cast<std::size_t>(write(body) - body);
+  if (length > bound) std::abort();
+  const std::size_t need = varint_size(length);
+  if (need != guess) std::memmove(head + 1 + need, body, length);
+  head[0] = tag(field_number, length_type);
+  write_varint(head + 1, length);
+  out.resize(start + 1 + need + length);
+}
+
+/** A Span's content at d (at most span_reserve(span) bytes); returns the new end. */
+char* put_span(char* d, const Span& span) {
   *d++ = tag(field::trace_id, length_type);
   *d++ = 16;
   d = put_big_endian(d, span.trace_id.hi);
@@ -268,32 +282,7 @@ void put_span(std::string& out, const Span& span) {
     *d++ = static_cast<char>(status_ok);
   }
 
-  // span_reserve is the bound everything above relies on: past it, stop rather than go on
-  // from corrupted memory (unit tests hold spans built to reach it).
-  if (d > out.data() + out.size() - 8) std::abort();
-  const std::size_t length = static_cast<std::size_t>(d - body);
-  const std::size_t need = varint_size(length);
-  if (need != guess) {  // the reserve's slack (>= 256 bytes) holds the few bytes more
-    std::memmove(head + 1 + need, body, length);
-    d = head + 1 + need + length;
-  }
-  head[0] = tag(field::spans, length_type);
-  write_varint(head + 1, length);
-  out.resize(static_cast<std::size_t>(d - out.data()));
-}
-
-/** Appends a small length-delimited field: its content (at most `bound` bytes) written by write(d). */
-template <typename Write>
-void put_small_message(std::string& out, unsigned field_number, std::size_t bound, Write&& write) {
-  const std::size_t start = out.size();
-  out.resize(start + 1 + 10 + bound);
-  char* const body = out.data() + start + 1 + 10;
-  const std::size_t length = static_cast<std::size_t>(write(body) - body);
-  char* d = out.data() + start;
-  *d++ = tag(field_number, length_type);
-  d = write_varint(d, length);
-  std::memmove(d, body, length);
-  out.resize(static_cast<std::size_t>(d + length - out.data()));
+  return d;
 }
 
 /**
@@ -327,14 +316,15 @@ class Nested {
 void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std::string_view service_name) {
   if (trace.spans.empty()) return;
   Nested resource_spans(out, field::request_resource_spans, 3);  // a trace of 16 KiB..2 MiB: 3 bytes
-  put_small_message(out, field::resource, attribute_overhead + 12 + service_name.size(), [&](char* d) {
+  put_message(out, field::resource, attribute_overhead + 12 + service_name.size(), 1, [&](char* d) {
     return put_attribute(d, field::resource_attributes, {}, "service.name", AnyValue{field::string_value, service_name, 0});
   });
   Nested scope_spans(out, field::scope_spans, 3);
-  put_small_message(out, field::scope, 22 + otlp_scope_name.size() + otlp_scope_version.size(), [](char* d) {
+  put_message(out, field::scope, 22 + otlp_scope_name.size() + otlp_scope_version.size(), 1, [](char* d) {
     return put_bytes(put_bytes(d, field::scope_name, otlp_scope_name), field::scope_version, otlp_scope_version);
   });
-  for (const Span& span : trace.spans) put_span(out, span);
+  for (const Span& span : trace.spans)  // most spans encode to 128 B..16 KiB: a 2-byte length
+    put_message(out, field::spans, span_reserve(span), 2, [&span](char* d) { return put_span(d, span); });
   scope_spans.close();
   resource_spans.close();
 }

@@ -71,7 +71,7 @@ using AnyStream = net::generic::stream_protocol;
 
 struct Session final : SessionBase, std::enable_shared_from_this<Session> {
   Session(AnyStream::socket socket, bool is_tcp)
-      : stream(std::move(socket)), tcp(is_tcp), write_deadline(stream.get_executor()) {}
+      : stream(std::move(socket)), tcp(is_tcp), deadline(stream.get_executor()) {}
   void close_if_idle() override {
     net::post(stream.get_executor(), [self = this->shared_from_this()] {
       if (self->idle) self->stream.cancel();
@@ -80,12 +80,10 @@ struct Session final : SessionBase, std::enable_shared_from_this<Session> {
   beast::basic_stream<AnyStream> stream;
   const bool tcp;    // a TCP peer (else a Unix socket one)
   bool idle = true;  // touched only on the session's strand
-  // The answer write's own deadline (see arm_write_deadline), and a reserve connection's head
-  // deadline before it (arm_probe_deadline); touched only on the strand.
-  net::steady_timer write_deadline;
-  // Bumped when a deadline is armed and when what it bounds ends: a deadline whose number no
-  // longer matches belongs to a write (or a reserve connection's head read) that is over.
-  std::uint64_t write_generation = 0;
+  // The timer of the step arm_deadline bounds (an answer's write, a reserve connection's head
+  // read), and its generation: bumped when a step is armed and when it ends. Strand only.
+  net::steady_timer deadline;
+  std::uint64_t deadline_generation = 0;
   bool write_timed_out = false;
 };
 
@@ -158,24 +156,44 @@ AccessVerdict check_access(State& st, const Session& s, const bhttp::request<bht
 }
 
 /**
+ * One step of a session bounded by its own timer instead of beast's expiry, which closes
+ * the socket on timeout: the step that starts now (an answer's write, or a reserve
+ * connection's head read) gets `timeout`, then on_expiry(session) runs on the session's
+ * strand, unless end_deadline() came first. A timer whose generation no longer matches
+ * belongs to a step that is over.
+ */
+template <typename OnExpiry>
+void arm_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout, OnExpiry on_expiry) {
+  s->stream.expires_never();
+  const std::uint64_t generation = ++s->deadline_generation;
+  s->deadline.expires_after(timeout);
+  s->deadline.async_wait([weak = std::weak_ptr<Session>(s), generation, on_expiry](boost::system::error_code ec) {
+    auto session = weak.lock();
+    if (ec || !session || session->deadline_generation != generation) return;
+    on_expiry(*session);
+  });
+}
+
+/** Ends the step arm_deadline bounded: a deadline already due must not touch the next one. */
+void end_deadline(Session& s) {
+  ++s.deadline_generation;
+  s.deadline.cancel();
+}
+
+/**
  * Bounds the answer write that starts now. A reader too slow for the timeout is reset, not
  * closed: a graceful close would leave the kernel trickling the rest of the send buffer
  * (megabytes) to it long after we gave up. Beast's own timeout closes the socket before we
- * could set SO_LINGER, so the write runs on this timer instead; the linger syscall is paid
- * only by a connection that times out, not twice per answer (it was half of a cached
- * GET's system calls). The handler runs on the session's strand, like the write.
+ * could set SO_LINGER, so the write runs on the session's timer instead; the linger syscall
+ * is paid only by a connection that times out, not twice per answer (it was half of a
+ * cached GET's system calls).
  */
 void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {
-  s->stream.expires_never();
-  const std::uint64_t write = ++s->write_generation;
-  s->write_deadline.expires_after(timeout);
-  s->write_deadline.async_wait([weak = std::weak_ptr<Session>(s), write](boost::system::error_code ec) {
-    auto session = weak.lock();
-    if (ec || !session || session->write_generation != write) return;
-    session->write_timed_out = true;
+  arm_deadline(s, timeout, [](Session& session) {
+    session.write_timed_out = true;
     boost::system::error_code ignored;
-    auto& socket = session->stream.socket();
-    if (session->tcp) socket.set_option(net::socket_base::linger(true, 0), ignored);  // close sends RST
+    auto& socket = session.stream.socket();
+    if (session.tcp) socket.set_option(net::socket_base::linger(true, 0), ignored);  // close sends RST
     socket.close(ignored);
   });
 }
@@ -185,26 +203,12 @@ void arm_write_deadline(const std::shared_ptr<Session>& s, std::chrono::millisec
  * cancelled, the socket stays open for the 503. Beast's own timeout would close it first.
  */
 void arm_probe_deadline(const std::shared_ptr<Session>& s, std::chrono::milliseconds timeout) {
-  s->stream.expires_never();
-  const std::uint64_t read = ++s->write_generation;
-  s->write_deadline.expires_after(timeout);
-  s->write_deadline.async_wait([weak = std::weak_ptr<Session>(s), read](boost::system::error_code ec) {
-    auto session = weak.lock();
-    if (ec || !session || session->write_generation != read) return;
-    session->stream.cancel();
-  });
-}
-
-/** Ends the read arm_probe_deadline bounded: a deadline already due must not cancel the answer's write. */
-void end_probe_read(Session& s) {
-  ++s.write_generation;
-  s.write_deadline.cancel();
+  arm_deadline(s, timeout, [](Session& session) { session.stream.cancel(); });
 }
 
 /** Ends the write arm_write_deadline bounded; a timeout shows as beast's timeout error. */
 boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
-  ++s.write_generation;
-  s.write_deadline.cancel();
+  end_deadline(s);
   return s.write_timed_out ? boost::system::error_code(beast::error::timeout) : ec;
 }
 
@@ -223,7 +227,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     if (probe_only) arm_probe_deadline(s, std::min(st->options.request_timeout, st->options.probe_head_timeout));
     else s->stream.expires_after(st->options.request_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
-    if (probe_only) end_probe_read(*s);
+    if (probe_only) end_deadline(*s);
     s->idle = false;
     // Past the cap: no head in time, evicted for a newer connection, or not a probe. Answered
     // 503 like a refusal at accept (unless the peer left), never read further.
@@ -265,8 +269,7 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
     if (over_cap) {
       st->counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
       res = error_response(503, "too many connections");
-    } else if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof) {
+    } else if (peer_gone || ec == beast::error::timeout || ec == net::error::operation_aborted) {
       break;
     } else if (ec == bhttp::error::body_limit) {
       res = error_response(413, "request body too large");
