@@ -22,6 +22,7 @@
 #include "daemon/log.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/summary.hpp"
+#include "daemon/thread_name.hpp"
 
 namespace tracecol::daemon {
 namespace {
@@ -44,6 +45,7 @@ class LoopBackstop {
   /** Once, from the shutdown coroutine. */
   void arm(std::chrono::steady_clock::duration grace) {
     thread_ = std::thread([this, grace] {
+      name_this_thread("tc-backstop");
       std::unique_lock lock(mu_);
       if (!ended_cv_.wait_for(lock, grace, [this] { return ended_; })) io_.stop();
     });
@@ -286,7 +288,10 @@ int run(const Config& config) {
   wait_hup();
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&io] {
+    name_this_thread("tc-io");
+    io.run();
+  });
   io.run();
   for (auto& t : threads) t.join();
   backstop.loop_ended();

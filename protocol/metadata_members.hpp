@@ -30,6 +30,7 @@ struct MetadataMember {
   MemberType type = MemberType::text;
   std::string_view value;
   bool value_escaped = false;  // only for MemberType::string
+  std::int64_t integer = 0;    // only for MemberType::integer: its value
 };
 
 namespace detail {
@@ -99,9 +100,20 @@ class MemberReader {
   const char* end_;
 };
 
-/** A JSON integer that fits int64: the only numbers OTLP's intValue can carry. */
-inline bool is_integer_token(std::string_view token) {
-  std::int64_t v = 0;
+/** A JSON integer that fits int64 (the only numbers OTLP's intValue carries): its value in v. */
+inline bool parse_integer(std::string_view token, std::int64_t& v) {
+  // Up to 18 digits cannot overflow: the common case, without from_chars' generality.
+  const bool negative = !token.empty() && token.front() == '-';
+  const std::string_view digits = token.substr(negative ? 1 : 0);
+  if (!digits.empty() && digits.size() <= 18) {
+    std::int64_t n = 0;
+    for (const char c : digits) {
+      if (c < '0' || c > '9') return false;  // a fraction or an exponent: not an integer
+      n = n * 10 + (c - '0');
+    }
+    v = negative ? -n : n;
+    return true;
+  }
   const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
   return ec == std::errc() && ptr == token.data() + token.size();
 }
@@ -123,7 +135,7 @@ void for_each_metadata_member(std::string_view metadata, Visit&& visit) {
       if (!in.value(m.value)) return;
       const char c = m.value.front();
       if (c == '-' || (c >= '0' && c <= '9')) {
-        m.type = detail::is_integer_token(m.value)        ? MemberType::integer
+        m.type = detail::parse_integer(m.value, m.integer) ? MemberType::integer
                  : JsonScanner::fits_double(m.value)      ? MemberType::number
                                                           : MemberType::text;
       } else if (m.value == "true" || m.value == "false") {

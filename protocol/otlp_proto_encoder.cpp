@@ -1,5 +1,6 @@
 #include "protocol/otlp_proto_encoder.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -148,6 +149,29 @@ char* put_int_attribute(char* d, std::string_view key, std::int64_t v) {
   return put_attribute(d, field::attributes, "metadata.", key, AnyValue{field::int_value, {}, static_cast<std::uint64_t>(v)});
 }
 
+/** An attribute whose key and text never change, encoded once: a span then copies its bytes. */
+std::string encoded_attribute(std::string_view key, std::string_view text) {
+  std::string out(attribute_overhead + key.size() + text.size(), '\0');
+  out.resize(static_cast<std::size_t>(put_string_attribute(out.data(), key, text) - out.data()));
+  return out;
+}
+
+/** openinference.span.kind and tracecol.kind of each SpanKind, encoded together. */
+std::string_view kind_attributes(SpanKind kind) {
+  constexpr std::size_t kinds = static_cast<std::size_t>(SpanKind::custom) + 1;
+  static const std::array<std::string, kinds> table = [] {
+    std::array<std::string, kinds> t;
+    for (std::size_t k = 0; k < kinds; ++k) {
+      const auto as_kind = static_cast<SpanKind>(k);
+      t[k] = encoded_attribute("openinference.span.kind", openinference_kind(as_kind)) +
+             encoded_attribute("tracecol.kind", to_string(as_kind));
+    }
+    return t;
+  }();
+  const auto k = static_cast<std::size_t>(kind);
+  return table[k < kinds ? k : kinds - 1];
+}
+
 /** The text of a metadata string or key: as written when it has no escapes, else decoded into scratch. */
 std::string_view text_of(std::string_view raw, bool escaped, std::string& scratch) {
   if (!escaped) return raw;
@@ -165,12 +189,7 @@ char* put_metadata_attributes(char* d, std::string_view metadata) {
     AnyValue v;
     switch (m.type) {
       case MemberType::string: v = {field::string_value, text_of(m.value, m.value_escaped, value_scratch), 0}; break;
-      case MemberType::integer: {
-        std::int64_t i = 0;
-        std::from_chars(m.value.data(), m.value.data() + m.value.size(), i);
-        v = {field::int_value, {}, static_cast<std::uint64_t>(i)};
-        break;
-      }
+      case MemberType::integer: v = {field::int_value, {}, static_cast<std::uint64_t>(m.integer)}; break;
       case MemberType::number: {
         double x = 0;
         std::from_chars(m.value.data(), m.value.data() + m.value.size(), x);
@@ -206,6 +225,14 @@ std::size_t span_reserve(const Span& span) {
          span.outputs.size() + span.error.size() + metadata_reserve(span.metadata);
 }
 
+/** n more bytes at the end of out (uninitialized in a ByteBuffer, zeros in a string); where they start. */
+template <typename Out>
+char* extend(Out& out, std::size_t n) {
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  return out.data() + at;
+}
+
 /**
  * Appends a length-delimited field whose content write(d) writes through a cursor, at most
  * `bound` bytes: one resize for the worst case, one shrink after. The length goes in front
@@ -213,11 +240,10 @@ std::size_t span_reserve(const Span& span) {
  * needs another number of bytes. Past the bound, which every writer here relies on, it
  * stops rather than go on from corrupted memory (unit tests hold spans built to reach it).
  */
-template <typename Write>
-void put_message(std::string& out, unsigned field_number, std::size_t bound, std::size_t guess, Write&& write) {
+template <typename Out, typename Write>
+void put_message(Out& out, unsigned field_number, std::size_t bound, std::size_t guess, Write&& write) {
   const std::size_t start = out.size();
-  out.resize(start + 1 + 10 + bound);  // a length needs 10 bytes at most
-  char* const head = out.data() + start;
+  char* const head = extend(out, 1 + 10 + bound);  // a length needs 10 bytes at most
   char* const body = head + 1 + guess;
   const std::size_t length = static_cast<std::size_t>(write(body) - body);
   if (length > bound) std::abort();
@@ -248,19 +274,20 @@ char* put_span(char* d, const Span& span) {
   d = put_fixed64(d, field::start_time, static_cast<std::uint64_t>(span.started_at_ns));
   if (span.ended()) d = put_fixed64(d, field::end_time, static_cast<std::uint64_t>(span.ended_at_ns));
 
-  d = put_string_attribute(d, "openinference.span.kind", openinference_kind(span.kind));
-  d = put_string_attribute(d, "tracecol.kind", to_string(span.kind));
+  d = copy(d, kind_attributes(span.kind));
   if (!span.run_id.empty()) {
     d = put_string_attribute(d, "session.id", span.run_id);
     d = put_string_attribute(d, "tracecol.run_id", span.run_id);
   }
+  static const std::string input_mime = encoded_attribute("input.mime_type", "application/json");
+  static const std::string output_mime = encoded_attribute("output.mime_type", "application/json");
   if (!span.inputs.empty() && span.inputs != "{}") {
     d = put_string_attribute(d, "input.value", span.inputs);
-    d = put_string_attribute(d, "input.mime_type", "application/json");
+    d = copy(d, input_mime);
   }
   if (!span.outputs.empty()) {
     d = put_string_attribute(d, "output.value", span.outputs);
-    d = put_string_attribute(d, "output.mime_type", "application/json");
+    d = copy(d, output_mime);
   }
   d = put_metadata_attributes(d, span.metadata);
   if (span.has_peer) {
@@ -290,30 +317,30 @@ char* put_span(char* d, const Span& span) {
  * tag and `guess` bytes are reserved, and close() writes the length there, moving the
  * content only when the length's varint needs another number of bytes than guessed.
  */
+template <typename Out>
 class Nested {
  public:
-  Nested(std::string& out, unsigned field_number, std::size_t guess) : out_(out), guess_(guess) {
-    out_ += tag(field_number, length_type);
-    at_ = out_.size();
-    out_.append(guess_, '\0');
+  Nested(Out& out, unsigned field_number, std::size_t guess) : out_(out), at_(out.size() + 1), guess_(guess) {
+    *extend(out_, 1 + guess_) = tag(field_number, length_type);
   }
   void close() {
     const std::size_t length = out_.size() - at_ - guess_;
     const std::size_t need = varint_size(length);
-    if (need > guess_) out_.insert(at_, need - guess_, '\0');
-    else if (need < guess_) out_.erase(at_, guess_ - need);
-    write_varint(out_.data() + at_, length);
+    if (need > guess_) extend(out_, need - guess_);  // before data(): it may move the bytes
+    char* const head = out_.data() + at_;
+    if (need != guess_) std::memmove(head + need, head + guess_, length);
+    if (need < guess_) out_.resize(at_ + need + length);
+    write_varint(head, length);
   }
 
  private:
-  std::string& out_;
-  std::size_t at_ = 0;
+  Out& out_;
+  std::size_t at_;  // where the length goes
   std::size_t guess_;
 };
 
-}  // namespace
-
-void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std::string_view service_name) {
+template <typename Out>
+void append_resource_spans(Out& out, const Trace& trace, std::string_view service_name) {
   if (trace.spans.empty()) return;
   Nested resource_spans(out, field::request_resource_spans, 3);  // a trace of 16 KiB..2 MiB: 3 bytes
   put_message(out, field::resource, attribute_overhead + 12 + service_name.size(), 1, [&](char* d) {
@@ -327,6 +354,16 @@ void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std:
     put_message(out, field::spans, span_reserve(span), 2, [&span](char* d) { return put_span(d, span); });
   scope_spans.close();
   resource_spans.close();
+}
+
+}  // namespace
+
+void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std::string_view service_name) {
+  append_resource_spans(out, trace, service_name);
+}
+
+void append_otlp_proto_resource_spans(ByteBuffer& out, const Trace& trace, std::string_view service_name) {
+  append_resource_spans(out, trace, service_name);
 }
 
 void append_otlp_proto_request(std::string& out, std::span<const Trace* const> traces, std::string_view service_name) {

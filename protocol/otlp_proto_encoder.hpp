@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/byte_buffer.hpp"
 #include "protocol/span.hpp"
 
 namespace tracecol::protocol {
@@ -24,6 +25,8 @@ namespace tracecol::protocol {
  * spans appends nothing.
  */
 void append_otlp_proto_resource_spans(std::string& out, const Trace& trace, std::string_view service_name);
+/** The same into a ByteBuffer: the exporter's, which skips zeroing the space each span reserves. */
+void append_otlp_proto_resource_spans(ByteBuffer& out, const Trace& trace, std::string_view service_name);
 
 /** A whole ExportTraceServiceRequest for traces (null pointers skipped). */
 void append_otlp_proto_request(std::string& out, std::span<const Trace* const> traces, std::string_view service_name);

@@ -37,6 +37,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 #include <ctime>
@@ -317,6 +318,9 @@ int main(int argc, char** argv) {
   };
   std::vector<Encoding> encodings = {{"otlp", "OTLP/HTTP JSON", {}, {}, {}, {}},
                                      {"otlp-proto", "OTLP/HTTP protobuf", {}, {}, {}, {}}};
+  // ENCODINGS=otlp-proto (or otlp) runs only that one, e.g. under a profiler.
+  if (const char* only = std::getenv("ENCODINGS"); only != nullptr && *only != '\0')
+    std::erase_if(encodings, [only](const Encoding& e) { return std::string_view(only) != e.flag; });
   std::printf("otlp_export: %zu spans (%d traces x %d), %zu-byte lines, %d rounds; us of daemon CPU per span\n",
               span_lines, traces, tracecol::bench::spans_per_trace, span_bytes / span_lines, rounds);
   std::printf("| round | encoding | store-only | +export-http | ratio | send floor | floor ratio | export window (s) | requests | sink MB | export run per thread (tid order: io, HTTP sender) |\n");

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <utility>
 
+#include "daemon/thread_name.hpp"
+
 namespace tracecol::exporters {
 
 namespace {
@@ -148,6 +150,8 @@ void FanOut::Worker::hand_off(std::span<const TracePtr> published) {
 }
 
 void FanOut::Worker::run() {
+  // "tc-x-" + the exporter's kind: "tc-x-console", "tc-x-ndjson", "tc-x-http".
+  name_this_thread("tc-x-" + name.substr(0, name.find(':')));
   std::vector<Queued> trace_batch;
   std::vector<SpanPtr> span_batch;
   std::unique_lock lock(mu);

@@ -5,10 +5,13 @@
 
 #include <doctest/doctest.h>
 
+#include <dirent.h>
+
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
+#include <string>
 
 #include "tests/integration/export_fixture.hpp"
 #include "tests/integration/harness.hpp"
@@ -205,4 +208,33 @@ TEST_CASE("https: verified against --export-http-ca-file, refused without it") {
   REQUIRE(wait_until([&] { return arrivals(r).size() == ids.size(); }));
   CHECK(exactly_once(arrivals(r), ids));
 }
+}
+
+TEST_CASE("threads are named for what they do: ps -L, top -H and perf tell them apart") {
+  TempDir dir;
+  HttpReceiver r;
+  Daemon d(dir, dir.file("s.sock"),
+           {"--threads", "2", "--export-http", url(r), "--export-file", dir.file("out.ndjson")});
+  REQUIRE(d.wait_ready());
+  const auto names = [&] {
+    std::multiset<std::string> found;
+    const std::string task = "/proc/" + std::to_string(d.pid()) + "/task";
+    DIR* dirp = ::opendir(task.c_str());
+    if (dirp == nullptr) return found;
+    while (const dirent* e = ::readdir(dirp)) {
+      if (e->d_name[0] == '.') continue;
+      std::string comm = read_file(task + "/" + e->d_name + "/comm");
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      found.insert(comm);
+    }
+    ::closedir(dirp);
+    return found;
+  };
+  // Workers start with the daemon; wait for each name rather than for a fixed time.
+  REQUIRE(wait_until([&] {
+    const auto n = names();
+    return n.count("tracecol") == 1 && n.count("tc-io") == 1 && n.count("tc-http-send") == 1 &&
+           n.count("tc-x-http") == 1 && n.count("tc-x-ndjson") == 1;
+  }));
+  REQUIRE(d.terminate());
 }

@@ -4,7 +4,7 @@
 // sender thread, while every step has the request timeout and abort() can cut it short.
 
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/span_body.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +17,8 @@
 
 namespace tracecol::exporters::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
+/** The body is a view: the exporter encodes into a buffer it keeps and reuses across requests. */
+using Request = boost::beast::http::request<boost::beast::http::span_body<const char>>;
 
 struct ClientOptions {
   Url url;

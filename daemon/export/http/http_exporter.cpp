@@ -1,9 +1,12 @@
 #include "daemon/export/http/http_exporter.hpp"
 
+#include <algorithm>
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "daemon/log.hpp"
+#include "daemon/thread_name.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/otlp_encoder.hpp"
 #include "protocol/otlp_proto_encoder.hpp"
@@ -17,6 +20,26 @@ using daemon::LogLevel;
 namespace {
 
 daemon::RateLimiter drop_log(2);
+
+/**
+ * Encodes batch's records in order into body while it stays within max_bytes (the first
+ * always goes in, as in RecordQueue::take); how many went in. The batch was taken by
+ * estimated sizes: the real encoding decides what fits.
+ */
+template <typename Body, typename Encode>
+std::size_t encode_fitting(const std::vector<Record>& batch, Body& body, std::uint64_t max_bytes, Encode&& encode) {
+  std::size_t records = 0;
+  for (const Record& r : batch) {
+    const std::size_t before = body.size();
+    encode(body, r, records);
+    if (records > 0 && body.size() > max_bytes) {
+      body.resize(before);
+      break;
+    }
+    ++records;
+  }
+  return records;
+}
 
 unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -48,10 +71,18 @@ HttpExporter::HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClie
       rng_(std::random_device{}()),
       queue_(options_.queue) {
   if (options_.max_batch_traces == 0) options_.max_batch_traces = 1;
+  // Address space, not memory: pages are touched as requests first reach them. Reserved
+  // once, the first requests do not copy a doubling buffer a dozen times over.
+  const std::size_t body_reserve = static_cast<std::size_t>(std::min<std::uint64_t>(options_.max_batch_bytes, 64ull << 20));
+  if (options_.format == Format::otlp_proto) body_bytes_.reserve(body_reserve);
+  else body_text_.reserve(body_reserve);
   if (url_.tls && options_.insecure)
     log(LogLevel::warn, "export-http %s: --export-http-insecure: the server's TLS certificate is NOT checked; "
         "anyone on the path can read and alter exported traces", options_.url.c_str());
-  sender_ = std::thread([this] { run(); });
+  sender_ = std::thread([this] {
+    name_this_thread("tc-http-send");
+    run();
+  });
 }
 
 HttpExporter::~HttpExporter() { shutdown(); }
@@ -192,32 +223,31 @@ HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>
   // Encoded here, just before the write, into a buffer whose capacity outlives the
   // request: the bytes are still in cache when the kernel copies them, and after the first
   // batches no page is touched for the first time.
-  // The batch was taken by estimated sizes; the real encoding decides what fits in
-  // max-batch-bytes (at least one record, as in RecordQueue::take).
-  std::string& body = body_buffer_;
+  if (options_.format == Format::otlp_proto) {
+    body_bytes_.clear();
+    const std::size_t records = encode_fitting(batch, body_bytes_, options_.max_batch_bytes,
+                                               [this](protocol::ByteBuffer& bytes, const Record& r, std::size_t) {
+      protocol::append_otlp_proto_resource_spans(bytes, *r.trace, options_.service_name);
+    });
+    req.body() = {body_bytes_.data(), body_bytes_.size()};
+    return {std::move(req), records};
+  }
+  std::string& body = body_text_;
   body.clear();
   const bool otlp = options_.format == Format::otlp;
   if (otlp) protocol::append_otlp_request_head(body, options_.service_name);
-  std::size_t records = 0;
-  for (const auto& r : batch) {
-    const std::size_t before = body.size();
+  const std::size_t records = encode_fitting(batch, body, options_.max_batch_bytes,
+                                             [otlp](std::string& text, const Record& r, std::size_t index) {
     if (otlp) {
-      if (records > 0) body += ',';
-      protocol::append_otlp_spans(body, *r.trace);
-    } else if (options_.format == Format::otlp_proto) {
-      protocol::append_otlp_proto_resource_spans(body, *r.trace, options_.service_name);
+      if (index > 0) text += ',';
+      protocol::append_otlp_spans(text, *r.trace);
     } else {
-      protocol::append_trace_json(body, *r.trace);
-      body += '\n';
+      protocol::append_trace_json(text, *r.trace);
+      text += '\n';
     }
-    if (records > 0 && body.size() > options_.max_batch_bytes) {
-      body.resize(before);
-      break;
-    }
-    ++records;
-  }
+  });
   if (otlp) protocol::append_otlp_request_tail(body);
-  req.body() = std::move(body);
+  req.body() = {body.data(), body.size()};
   return {std::move(req), records};
 }
 
@@ -230,11 +260,6 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
   const std::uint64_t traces = batch.size();
   std::uint64_t spans = 0;
   for (const auto& r : batch) spans += r.spans;
-  struct GiveBack {  // the body's buffer (and its capacity) returns for the next batch
-    std::string& buffer;
-    Request& req;
-    ~GiveBack() { buffer = std::move(req.body()); }
-  } give_back{body_buffer_, req};
   const auto deadline = Clock::now() + options_.max_elapsed;
   for (unsigned attempt = 0;; ++attempt) {
     {

@@ -16,6 +16,7 @@
 #include "daemon/export/exporter.hpp"
 #include "daemon/export/http/http_client.hpp"
 #include "daemon/export/http/http_exporter_options.hpp"
+#include "protocol/byte_buffer.hpp"
 
 namespace tracecol::exporters::http {
 
@@ -90,8 +91,7 @@ class HttpExporter final : public Exporter {
   };
   /**
    * The request for the first records of batch: as many as fit in max_batch_bytes once
-   * encoded (at least one), encoded into body_buffer_, whose capacity send_batch hands
-   * back for the next request.
+   * encoded (at least one), encoded into body_text_ or body_bytes_, which it views.
    */
   BuiltRequest build_request(const std::vector<Record>& batch);
   bool wait_backoff(std::chrono::milliseconds delay);
@@ -101,7 +101,10 @@ class HttpExporter final : public Exporter {
   Url url_;
   std::string name_;
   std::string content_type_;
-  std::string body_buffer_;    // sender thread only: each request's body, its capacity kept
+  // Sender thread only: the current request's body (text formats / protobuf), its capacity
+  // kept for the next one. The request holds a view of it until send_batch returns.
+  std::string body_text_;
+  protocol::ByteBuffer body_bytes_;
   std::mt19937_64 rng_;        // sender thread only
 
   mutable std::mutex mu_;

@@ -230,6 +230,31 @@ TEST_SUITE("export http otlp protobuf body") {
     std::string none;
     tp::append_otlp_proto_resource_spans(none, empty, "svc");
     CHECK(none.empty());
+
+    // The exporter's ByteBuffer (no zero-fill) gets the same bytes as a string, appended
+    // after earlier traces as in a batch, for every case above, every kind and an error.
+    tp::Trace kinds = numbered_trace(3);
+    for (std::size_t i = 0; i < kinds.spans.size(); ++i) kinds.spans[i].kind = static_cast<tp::SpanKind>(i % 6);
+    kinds.spans[0].fields |= tp::field_error;
+    kinds.spans[0].error = "boom";
+    std::string as_string;
+    tp::ByteBuffer as_bytes;
+    for (const tp::Trace* trace : {&t, &big, &dense, &empty, &kinds}) {
+      tp::append_otlp_proto_resource_spans(as_string, *trace, "svc");
+      tp::append_otlp_proto_resource_spans(as_bytes, *trace, "svc");
+      REQUIRE(as_bytes.size() == as_string.size());
+      CHECK(std::string_view(as_bytes.data(), as_bytes.size()) == as_string);
+    }
+    // The kind attributes are copied from bytes encoded once per kind: each kind's own.
+    std::string kinds_proto;
+    tp::append_otlp_proto_resource_spans(kinds_proto, kinds, "svc");
+    const auto kind_spans = pw::all(*pw::parse(pw::one(*pw::parse(pw::one(*pw::parse(kinds_proto), 1)->bytes), 2)->bytes), 2);
+    REQUIRE(kind_spans.size() == kinds.spans.size());
+    for (std::size_t i = 0; i < kind_spans.size(); ++i) {
+      const auto attrs = proto_attributes(*pw::parse(kind_spans[i].bytes), 9);
+      CHECK(std::get<std::string>(attrs.at("tracecol.kind")) == tp::to_string(kinds.spans[i].kind));
+      CHECK(std::get<std::string>(attrs.at("openinference.span.kind")) == tp::openinference_kind(kinds.spans[i].kind));
+    }
   }
 
   TEST_CASE("the exporter posts protobuf as application/x-protobuf, every trace once") {
