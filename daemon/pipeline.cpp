@@ -30,12 +30,14 @@ void Pipeline::submit(ingest::IngestBatch&& batch, Done done) {
     std::vector<SpanKey> finishing;
     // One gate call per batch: with nobody listening, no span is looked up or copied.
     if (spans_wanted_ && spans_wanted_()) {
-      for (const auto& e : batch.events) {
+      for (std::size_t i = 0; i < batch.events.size(); ++i) {
+        const auto& e = batch.events[i];
         if (e.type == protocol::EventType::span_end || (e.type == protocol::EventType::span && e.span.ended())) {
-          finishing.push_back({e.span.trace_id, e.span.span_id});
+          finishing.push_back({e.span.trace_id, e.span.span_id, i, true});
         } else if (e.type == protocol::EventType::trace) {
+          // A refused trace event may still have applied its other spans: those stream.
           for (const auto& s : e.spans)
-            if (s.ended()) finishing.push_back({s.trace_id, s.span_id});
+            if (s.ended()) finishing.push_back({s.trace_id, s.span_id, i, false});
         }
       }
     }
@@ -43,7 +45,7 @@ void Pipeline::submit(ingest::IngestBatch&& batch, Done done) {
     assembler_.apply(batch.events, Clock::now(), &rejected);
     if (deferring_) {
       deferring_ = false;
-      publish_finished_spans(finishing);
+      publish_finished_spans(finishing, rejected);
       std::vector<assembly::TracePtr> traces;
       traces.swap(deferred_);
       if (!traces.empty()) fan_out_.publish(std::span<const assembly::TracePtr>(traces));
@@ -76,14 +78,24 @@ void Pipeline::schedule_tick() {
   });
 }
 
-void Pipeline::publish_finished_spans(const std::vector<SpanKey>& keys) {
+void Pipeline::publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected) {
   std::vector<exporters::SpanPtr> spans;
+  // A refused span_end (say, a second one ending the span before its start) changed
+  // nothing: the stored span must not stream again as though it had just finished.
+  auto refused = rejected.begin();
+  const auto was_refused = [&](const SpanKey& key) {
+    while (refused != rejected.end() && refused->index < key.event) ++refused;
+    return key.whole_event && refused != rejected.end() && refused->index == key.event;
+  };
   {
     // The writer's own strand: a transaction only to peek (no insert, so pointers hold).
     auto txn = store_.begin();
     const protocol::Trace* trace = nullptr;
+    const SpanKey* peeked = nullptr;  // whose trace `trace` is
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (i == 0 || !(keys[i].trace_id == keys[i - 1].trace_id)) trace = txn.peek(keys[i].trace_id);
+      if (was_refused(keys[i])) continue;
+      if (peeked == nullptr || !(keys[i].trace_id == peeked->trace_id)) trace = txn.peek(keys[i].trace_id);
+      peeked = &keys[i];
       if (trace == nullptr) continue;  // rejected or already evicted
       // Newest first: a span usually ends soon after it arrived.
       for (auto it = trace->spans.rbegin(); it != trace->spans.rend(); ++it) {

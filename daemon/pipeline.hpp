@@ -48,8 +48,11 @@ class Pipeline final : public ingest::BatchSink {
   struct SpanKey {
     protocol::TraceId trace_id;
     protocol::SpanId span_id;
+    std::size_t event = 0;    // its index in the batch
+    bool whole_event = true;  // the event is this one span (not one span of a trace event)
   };
-  void publish_finished_spans(const std::vector<SpanKey>& keys);
+  /** Publishes the spans keys name, but none of a span event the assembler refused (sorted by index). */
+  void publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected);
 
   net::strand<net::io_context::executor_type> strand_;
   net::steady_timer tick_timer_;

@@ -110,6 +110,42 @@ TEST_SUITE("http stream") {
     CHECK(flag(t, "complete"));
   }
 
+  TEST_CASE("a refused span_end does not stream its span again, an accepted update does") {
+    TempDir dir;
+    HttpDaemon h(dir, {});
+    SseClient c(h.port);
+    subscribe(h, c, "/api/stream", 1);
+    SocketClient s(h.daemon.socket_path());
+    REQUIRE(s.connected());
+    std::string lines;
+    lines += span_line(SpanSpec("a1", "1").named("first").at(t0, t0 + 0.5));
+    // Ends the span before its start: refused (bad_time), the stored span unchanged.
+    lines += span_line(SpanSpec("a1", "1").as("span_end").at(-1, t0 - 10));
+    // The same refused twice more, in between a span of another trace.
+    lines += span_line(SpanSpec("a2", "9").named("other").at(t0, t0 + 0.1));
+    lines += span_line(SpanSpec("a1", "1").as("span_end").at(-1, t0 - 20));
+    lines += span_line(SpanSpec("a1", "1").as("span_end").at(-1, t0 - 30));
+    // A valid late end of the same span is an update: it streams.
+    lines += span_line(SpanSpec("a1", "1").as("span_end").at(-1, t0 + 0.9));
+    lines += span_line(SpanSpec("a1", "2", "1").named("marker").at(t0 + 0.1, t0 + 0.2));
+    lines += trace_end_line("a1");
+    REQUIRE(s.write_all(lines));
+    REQUIRE(s.flush(1));
+    std::vector<std::string> names;
+    while (auto m = c.next()) {
+      if (m->event == "trace") {
+        if (str(parse(m->data), "trace_id") == trace_hex("a1")) break;
+        continue;
+      }
+      names.push_back(str(parse(m->data), "name"));
+    }
+    CHECK(names == std::vector<std::string>{"first", "other", "first", "marker"});
+    auto metrics = h.get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metric_line(metrics->body, "tracecol_lines_rejected_total{reason=\"bad_time\"}") ==
+          "tracecol_lines_rejected_total{reason=\"bad_time\"} 3");
+  }
+
   TEST_CASE("run_id, error, q and meta filter the stream and /api/traces alike") {
     TempDir dir;
     HttpDaemon h(dir, {});
