@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "daemon/net.hpp"
+#include "daemon/store/trace_record.hpp"
 
 namespace tracecol::http {
 
@@ -25,7 +26,7 @@ namespace tracecol::http {
 template <class Stream>
 net::awaitable<std::tuple<boost::beast::error_code, std::size_t>> write_answer(
     Stream& stream, boost::beast::http::response<boost::beast::http::string_body>& out,
-    const std::shared_ptr<const std::string>& shared, bool head) {
+    const std::shared_ptr<const store::TraceRecord>& shared, bool head) {
   namespace bhttp = boost::beast::http;
   if (!shared) co_return co_await bhttp::async_write(stream, out, net::as_tuple(net::use_awaitable));
   bhttp::response<bhttp::span_body<const char>> msg(std::move(out.base()));

@@ -22,7 +22,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   /** When set, the body instead of `body`: immutable shared bytes (a cached trace record), sent uncopied. */
-  std::shared_ptr<const std::string> shared_body;
+  std::shared_ptr<const store::TraceRecord> shared_body;
   std::string allow;  // set on 405
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers (the web UI's caching and CSP)
 };

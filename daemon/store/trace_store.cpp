@@ -44,7 +44,7 @@ struct TraceStore::Impl {
   // GET never waits for the writer's batch (which holds the store lock throughout).
   std::size_t max_json_bytes = 0;
   std::mutex json_mu;  // json_cache and the json_cache_* counters
-  std::unordered_map<TraceId, std::shared_ptr<const std::string>, protocol::TraceIdHash> json_cache;
+  std::unordered_map<TraceId, std::shared_ptr<const TraceRecord>, protocol::TraceIdHash> json_cache;
 
   /** Writer only (exclusive lock): forgets the entry's cached record. */
   void drop_json(Entry& e) {
@@ -53,7 +53,7 @@ struct TraceStore::Impl {
     std::lock_guard cache(json_mu);
     auto it = json_cache.find(*e.position);
     if (it == json_cache.end()) return;
-    counters.json_cache_bytes -= it->second->capacity();
+    counters.json_cache_bytes -= it->second->footprint();
     --counters.json_cache_traces;
     json_cache.erase(it);
   }
@@ -263,7 +263,7 @@ std::vector<TracePtr> TraceStore::find(const TraceFilter& filter) const {
   return out;
 }
 
-std::shared_ptr<const std::string> TraceStore::get_json(const TraceId& id) const {
+std::shared_ptr<const TraceRecord> TraceStore::get_json(const TraceId& id) const {
   {
     std::lock_guard cache(impl_->json_mu);
     if (auto hit = impl_->json_cache.find(id); hit != impl_->json_cache.end()) {
@@ -284,10 +284,14 @@ std::shared_ptr<const std::string> TraceStore::get_json(const TraceId& id) const
     estimate = e.bytes + 64 * e.spans + 512;  // the record is about the span footprints' size
   }
   // Rendered outside the lock: a 50-span record takes tens of microseconds, which the
-  // writer (ingest) must not wait for.
-  auto json = std::make_shared<std::string>();
-  json->reserve(estimate);
-  protocol::append_trace_json(*json, *trace);
+  // writer (ingest) must not wait for. Into this thread's reused buffer, then copied into
+  // a record of its own pages (trace_record.hpp): a GET grows no heap.
+  thread_local std::string render;
+  render.clear();
+  render.reserve(estimate);
+  protocol::append_trace_json(render, *trace);
+  auto json = TraceRecord::copy_of(render);
+  if (render.capacity() > (8u << 20)) std::string().swap(render);  // a giant trace's buffer is not kept
   if (!frozen) return json;  // an open trace may change any moment: never cached
   std::shared_lock lock(mutex_);
   auto it = impl_->entries.find(id);
@@ -297,11 +301,11 @@ std::shared_ptr<const std::string> TraceStore::get_json(const TraceId& id) const
   std::lock_guard cache(impl_->json_mu);
   ++impl_->counters.json_cache_misses;
   if (!unchanged || it->second.json_cached ||
-      impl_->counters.json_cache_bytes + json->capacity() > impl_->max_json_bytes)
+      impl_->counters.json_cache_bytes + json->footprint() > impl_->max_json_bytes)
     return json;
   it->second.json_cached = true;
   impl_->json_cache.emplace(id, json);
-  impl_->counters.json_cache_bytes += json->capacity();
+  impl_->counters.json_cache_bytes += json->footprint();
   ++impl_->counters.json_cache_traces;
   return json;
 }

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/store/trace_record.hpp"
 #include "protocol/span.hpp"
 
 namespace tracecol::store {
@@ -83,7 +84,7 @@ struct StoreCounters {
   std::uint64_t evicted_open = 0;       // of those, still open (exported first by the callback)
   // get_json's cache of frozen traces' JSON records (bounded by StoreLimits::max_json_bytes).
   std::uint64_t json_cache_traces = 0;  // records held now
-  std::uint64_t json_cache_bytes = 0;   // their capacity, held now
+  std::uint64_t json_cache_bytes = 0;   // their memory (whole pages), held now
   std::uint64_t json_cache_hits = 0;    // get_json answered from the cache
   std::uint64_t json_cache_misses = 0;  // get_json rendered a frozen trace (then cached it when room)
   // Spans, for the accounting identity spans_inserted = spans + spans_evicted_max_traces
@@ -176,7 +177,7 @@ class TraceStore {
    * the writer) or leaves the store; an open trace's is rendered on every call. The bytes
    * are immutable: callers may keep and send them without copying.
    */
-  std::shared_ptr<const std::string> get_json(const protocol::TraceId& id) const;
+  std::shared_ptr<const TraceRecord> get_json(const protocol::TraceId& id) const;
 
   StoreCounters counters() const;
   const StoreLimits& limits() const { return limits_; }

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -183,7 +184,12 @@ inline std::optional<Accounts> scrape(int port) {
  */
 inline std::optional<Accounts> quiet_scrape(int port, bool no_pending = true,
                                             std::chrono::milliseconds timeout = default_deadline) {
+  // Unchanged for this long, not just between two scrapes: a trace inside its linger (the
+  // tests use 50 ms) moves nothing until its timer fires, and a scrape answered in a few
+  // milliseconds can fall entirely inside that window.
+  constexpr auto steady_for = std::chrono::milliseconds(250);
   std::optional<Accounts> last, quiet;
+  auto since = std::chrono::steady_clock::now();
   wait_until(
       [&] {
         auto now = scrape(port);
@@ -191,9 +197,10 @@ inline std::optional<Accounts> quiet_scrape(int port, bool no_pending = true,
         bool idle = true;
         if (no_pending)
           for (const auto& [name, e] : now->exporters) idle = idle && e.pending == 0;
-        const bool same = last && *last == *now;
+        const auto at = std::chrono::steady_clock::now();
+        if (!(last && *last == *now && idle)) since = at;
         last = now;
-        if (same && idle) quiet = now;
+        if (at - since >= steady_for) quiet = now;
         return quiet.has_value();
       },
       timeout);

@@ -124,7 +124,7 @@ TEST_SUITE("http api") {
     std::string expected;
     protocol::append_trace_json(expected, *s.get(tid(5)));
     REQUIRE(ok.shared_body != nullptr);  // the store's cached record, sent uncopied
-    CHECK(*ok.shared_body == expected);
+    CHECK(ok.shared_body->view() == expected);
     CHECK(http::get_trace(s, tid(5).hex()).shared_body == ok.shared_body);
     auto missing = http::get_trace(s, tid(6).hex());
     CHECK(missing.status == 404);

@@ -36,7 +36,7 @@ TEST_SUITE("trace json cache") {
     auto second = r.store.get_json(tid(1));
     REQUIRE(first != nullptr);
     CHECK(first == second);  // the very same bytes, not an equal copy
-    CHECK(*first == fresh(r.store, 1));
+    CHECK(first->view() == fresh(r.store, 1));
     const auto c = r.store.counters();
     CHECK(c.json_cache_misses == 1);
     CHECK(c.json_cache_hits == 1);
@@ -50,15 +50,15 @@ TEST_SUITE("trace json cache") {
     complete_trace(r, 1);
     auto before = r.store.get_json(tid(1));
     REQUIRE(before != nullptr);
-    CHECK(before->find("\"ok\":true") == std::string::npos);
+    CHECK(before->view().find("\"ok\":true") == std::string::npos);
     r.apply({end_event(1, 2)});  // span 2 learns outputs and metadata: merged into the stored copy
     REQUIRE(r.assembler.counters().spans_merged == 1);
     auto after = r.store.get_json(tid(1));
     REQUIRE(after != nullptr);
     CHECK(after != before);
-    CHECK(*after == fresh(r.store, 1));
-    CHECK(after->find("\"ok\":true") != std::string::npos);
-    CHECK(before->find("\"ok\":true") == std::string::npos);  // a reader's bytes never change
+    CHECK(after->view() == fresh(r.store, 1));
+    CHECK(after->view().find("\"ok\":true") != std::string::npos);
+    CHECK(before->view().find("\"ok\":true") == std::string::npos);  // a reader's bytes never change
     CHECK(r.store.get_json(tid(1)) == after);                 // and the new record is cached again
     CHECK(r.store.counters().json_cache_traces == 1);
   }
@@ -69,8 +69,8 @@ TEST_SUITE("trace json cache") {
     r.published.clear();  // the rig no longer holds the snapshot: thaw mutates it in place
     (void)r.store.get_json(tid(1));
     r.apply({end_event(1, 1)});
-    CHECK(*r.store.get_json(tid(1)) == fresh(r.store, 1));
-    CHECK(r.store.get_json(tid(1))->find("\"ok\":true") != std::string::npos);
+    CHECK(r.store.get_json(tid(1))->view() == fresh(r.store, 1));
+    CHECK(r.store.get_json(tid(1))->view().find("\"ok\":true") != std::string::npos);
   }
 
   TEST_CASE("a new late span and a late run_id both show in the next answer") {
@@ -80,15 +80,15 @@ TEST_SUITE("trace json cache") {
     r.apply({span_event(1, 3, 1)});  // a new span after the trace was exported
     auto with_late = r.store.get_json(tid(1));
     CHECK(with_late != spans_before);
-    CHECK(*with_late == fresh(r.store, 1));
-    CHECK(with_late->find("\"late\":true") != std::string::npos);
+    CHECK(with_late->view() == fresh(r.store, 1));
+    CHECK(with_late->view().find("\"late\":true") != std::string::npos);
     {
       auto txn = r.store.begin();
       txn.set_run_id(tid(1), "run-late");
     }
     auto with_run = r.store.get_json(tid(1));
-    CHECK(*with_run == fresh(r.store, 1));
-    CHECK(with_run->find("\"run_id\":\"run-late\"") != std::string::npos);
+    CHECK(with_run->view() == fresh(r.store, 1));
+    CHECK(with_run->view().find("\"run_id\":\"run-late\"") != std::string::npos);
   }
 
   TEST_CASE("an open trace is rendered on every call and never cached") {
@@ -98,8 +98,8 @@ TEST_SUITE("trace json cache") {
     REQUIRE(one != nullptr);
     r.apply({span_event(1, 2, 1)});
     auto two = r.store.get_json(tid(1));
-    CHECK(*two == fresh(r.store, 1));
-    CHECK(*one != *two);
+    CHECK(two->view() == fresh(r.store, 1));
+    CHECK(one->view() != two->view());
     CHECK(r.store.counters().json_cache_traces == 0);
     CHECK(r.store.counters().json_cache_bytes == 0);
   }
@@ -125,12 +125,12 @@ TEST_SUITE("trace json cache") {
     auto a = r.store.get_json(tid(1));
     auto b = r.store.get_json(tid(1));
     CHECK(a != b);
-    CHECK(*a == *b);
+    CHECK(a->view() == b->view());
     CHECK(r.store.counters().json_cache_bytes == 0);
 
     Rig sized;
     complete_trace(sized, 1);
-    const std::size_t record = sized.store.get_json(tid(1))->capacity();
+    const std::size_t record = sized.store.get_json(tid(1))->footprint();
     Rig bounded;
     bounded.store.set_max_json_bytes(record + record / 2);  // room for one record, not two
     complete_trace(bounded, 1);
@@ -139,7 +139,7 @@ TEST_SUITE("trace json cache") {
     (void)bounded.store.get_json(tid(2));
     CHECK(bounded.store.counters().json_cache_traces == 1);
     CHECK(bounded.store.counters().json_cache_bytes <= record + record / 2);
-    CHECK(*bounded.store.get_json(tid(2)) == fresh(bounded.store, 2));
+    CHECK(bounded.store.get_json(tid(2))->view() == fresh(bounded.store, 2));
   }
 
   TEST_CASE("readers racing late spans always end on the record of the trace as stored") {
@@ -152,7 +152,7 @@ TEST_SUITE("trace json cache") {
       readers.emplace_back([&] {
         while (!stop.load()) {
           auto j = r.store.get_json(tid(1));
-          if (j && !j->empty()) reads.fetch_add(1);
+          if (j && j->size() != 0) reads.fetch_add(1);
         }
       });
     // Both readers are reading before the writer starts (a loaded box may not have run them yet).
@@ -170,6 +170,6 @@ TEST_SUITE("trace json cache") {
     }
     stop = true;
     for (auto& t : readers) t.join();
-    CHECK(*r.store.get_json(tid(1)) == fresh(r.store, 1));
+    CHECK(r.store.get_json(tid(1))->view() == fresh(r.store, 1));
   }
 }
