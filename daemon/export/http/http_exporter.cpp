@@ -71,11 +71,7 @@ HttpExporter::HttpExporter(HttpExporterOptions options, std::unique_ptr<HttpClie
       rng_(std::random_device{}()),
       queue_(options_.queue) {
   if (options_.max_batch_traces == 0) options_.max_batch_traces = 1;
-  // Address space, not memory: pages are touched as requests first reach them. Reserved
-  // once, the first requests do not copy a doubling buffer a dozen times over.
-  const std::size_t body_reserve = static_cast<std::size_t>(std::min<std::uint64_t>(options_.max_batch_bytes, 64ull << 20));
-  if (options_.format == Format::otlp_proto) body_bytes_.reserve(body_reserve);
-  else body_text_.reserve(body_reserve);
+  body_reserve_ = static_cast<std::size_t>(std::min<std::uint64_t>(options_.max_batch_bytes, 64ull << 20));
   if (url_.tls && options_.insecure)
     log(LogLevel::warn, "export-http %s: --export-http-insecure: the server's TLS certificate is NOT checked; "
         "anyone on the path can read and alter exported traces", options_.url.c_str());
@@ -215,6 +211,16 @@ void HttpExporter::run() {
   idle_.notify_all();
 }
 
+template <typename Body>
+void HttpExporter::fresh_body(Body& body) const {
+  body.clear();
+  // Address space, not memory: pages are touched as requests first reach them. Reserved
+  // once, the first requests do not copy a doubling buffer a dozen times over; a buffer
+  // a single huge trace grew is given back rather than kept for good.
+  if (body.capacity() > 2 * body_reserve_) Body().swap(body);
+  if (body.capacity() < body_reserve_) body.reserve(body_reserve_);
+}
+
 HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>& batch) {
   Request req{boost::beast::http::verb::post, url_.target, 11};
   req.set(boost::beast::http::field::content_type, content_type_);
@@ -224,7 +230,7 @@ HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>
   // request: the bytes are still in cache when the kernel copies them, and after the first
   // batches no page is touched for the first time.
   if (options_.format == Format::otlp_proto) {
-    body_bytes_.clear();
+    fresh_body(body_bytes_);
     const std::size_t records = encode_fitting(batch, body_bytes_, options_.max_batch_bytes,
                                                [this](protocol::ByteBuffer& bytes, const Record& r, std::size_t) {
       protocol::append_otlp_proto_resource_spans(bytes, *r.trace, options_.service_name);
@@ -233,7 +239,7 @@ HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>
     return {std::move(req), records};
   }
   std::string& body = body_text_;
-  body.clear();
+  fresh_body(body);
   const bool otlp = options_.format == Format::otlp;
   if (otlp) protocol::append_otlp_request_head(body, options_.service_name);
   const std::size_t records = encode_fitting(batch, body, options_.max_batch_bytes,

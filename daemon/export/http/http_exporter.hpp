@@ -94,6 +94,9 @@ class HttpExporter final : public Exporter {
    * encoded (at least one), encoded into body_text_ or body_bytes_, which it views.
    */
   BuiltRequest build_request(const std::vector<Record>& batch);
+  /** Empties a body buffer for the next request, keeping a capacity of about body_reserve_. */
+  template <typename Body>
+  void fresh_body(Body& body) const;
   bool wait_backoff(std::chrono::milliseconds delay);
 
   HttpExporterOptions options_;
@@ -105,6 +108,7 @@ class HttpExporter final : public Exporter {
   // kept for the next one. The request holds a view of it until send_batch returns.
   std::string body_text_;
   protocol::ByteBuffer body_bytes_;
+  std::size_t body_reserve_ = 0;  // --export-http-max-batch-bytes, up to 64 MiB
   std::mt19937_64 rng_;        // sender thread only
 
   mutable std::mutex mu_;

@@ -1,0 +1,40 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <string>
+
+#include "daemon/store/trace_record.hpp"
+
+using tracecol::store::TraceRecord;
+
+TEST_SUITE("trace record") {
+  TEST_CASE("a record holds exactly the bytes it was given, in whole pages of its own") {
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    for (const std::size_t n : {std::size_t{1}, page - 1, page, page + 1, std::size_t{35'000}, std::size_t{3} << 20}) {
+      std::string text(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) text[i] = static_cast<char>('a' + i % 26);
+      const auto r = TraceRecord::copy_of(text);
+      REQUIRE(r != nullptr);
+      CHECK(r->size() == n);
+      CHECK(r->view() == text);
+      CHECK(r->footprint() % page == 0);  // counted as the pages it takes
+      CHECK(r->footprint() >= n);
+      CHECK(r->footprint() < n + page);
+    }
+  }
+
+  TEST_CASE("an empty record is valid and holds nothing") {
+    const auto r = TraceRecord::copy_of({});
+    REQUIRE(r != nullptr);
+    CHECK(r->size() == 0);
+    CHECK(r->view().empty());
+  }
+
+  TEST_CASE("records are independent: freeing one leaves the others' bytes intact") {
+    auto a = TraceRecord::copy_of(std::string(10'000, 'a'));
+    auto b = TraceRecord::copy_of(std::string(10'000, 'b'));
+    a.reset();
+    CHECK(b->view() == std::string(10'000, 'b'));
+  }
+}
