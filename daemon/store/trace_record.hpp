@@ -18,8 +18,24 @@ namespace tracecol::store {
 
 class TraceRecord {
  public:
-  /** A copy of text in a mapping of its own (on the heap when the kernel refuses one). */
+  /**
+   * A copy of text in a mapping of its own; on the heap when the kernel refuses one or
+   * max_mappings() records already hold one.
+   */
   static std::shared_ptr<const TraceRecord> copy_of(std::string_view text);
+
+  /**
+   * Records mapped at once, at most. Each mapping may be a kernel VMA of its own, and a
+   * process has vm.max_map_count of those (65,530 by default) for everything, malloc's
+   * large blocks and thread stacks included: a cache of many small records must not use
+   * them up. Default 16,384 (a 35 KB record each: 560 MiB of cache).
+   */
+  static std::size_t max_mappings();
+  static void set_max_mappings(std::size_t n);  // before use; for tests
+  /** Records holding a mapping now. */
+  static std::size_t live_mappings();
+
+  bool mapped() const { return mapped_ != 0; }
 
   ~TraceRecord();
   TraceRecord(const TraceRecord&) = delete;

@@ -37,4 +37,23 @@ TEST_SUITE("trace record") {
     a.reset();
     CHECK(b->view() == std::string(10'000, 'b'));
   }
+
+  TEST_CASE("past max_mappings, records go on the heap, and a freed mapping's slot is reused") {
+    const std::size_t before = TraceRecord::max_mappings();
+    const std::size_t live = TraceRecord::live_mappings();
+    TraceRecord::set_max_mappings(live + 2);
+    auto a = TraceRecord::copy_of(std::string(5000, 'a'));
+    auto b = TraceRecord::copy_of(std::string(5000, 'b'));
+    auto c = TraceRecord::copy_of(std::string(5000, 'c'));
+    CHECK(a->mapped());
+    CHECK(b->mapped());
+    CHECK_FALSE(c->mapped());  // every slot taken: the heap, same bytes
+    CHECK(c->view() == std::string(5000, 'c'));
+    CHECK(TraceRecord::live_mappings() == live + 2);
+    a.reset();
+    CHECK(TraceRecord::live_mappings() == live + 1);
+    auto d = TraceRecord::copy_of(std::string(5000, 'd'));
+    CHECK(d->mapped());
+    TraceRecord::set_max_mappings(before);
+  }
 }
