@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(known_status(response.status));
   FUZZ_CHECK(!label.empty());
   // A cached trace record is answered from shared immutable bytes, not from body.
-  const std::string& body = response.shared_body ? *response.shared_body : response.body;
+  const std::string_view body = response.shared_body ? response.shared_body->view() : std::string_view(response.body);
   if (response.content_type == "application/json") {
     rapidjson::Document doc;
     doc.Parse(body.data(), body.size());
