@@ -28,18 +28,18 @@ std::size_t TraceRecord::max_mappings() { return mapping_limit.load(); }
 void TraceRecord::set_max_mappings(std::size_t n) { mapping_limit.store(n); }
 std::size_t TraceRecord::live_mappings() { return mappings.load(); }
 
-std::shared_ptr<const TraceRecord> TraceRecord::copy_of(std::string_view text) {
+std::shared_ptr<const TraceRecord> TraceRecord::copy_of(std::string_view text, Home home) {
   std::shared_ptr<TraceRecord> r(new TraceRecord());
   r->size_ = text.size();
   static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const std::size_t length = (text.size() + page - 1) / page * page;
   void* p = MAP_FAILED;
-  if (length != 0 && take_mapping_slot()) {
+  if (home == Home::own_pages && length != 0 && take_mapping_slot()) {
     p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) mappings.fetch_sub(1, std::memory_order_relaxed);
   }
   if (p == MAP_FAILED) {
-    // Empty, every slot in use, or the kernel refused: the heap holds it.
+    // Asked for, empty, every slot in use, or the kernel refused: the heap holds it.
     r->heap_.assign(text);
     r->data_ = r->heap_.data();
     return r;

@@ -18,11 +18,17 @@ namespace tracecol::store {
 
 class TraceRecord {
  public:
+  /** Where a record's bytes live. */
+  enum class Home {
+    own_pages,  // a mapping of its own: for records kept in the cache
+    heap,       // for a record answered once and dropped (an open trace, a full cache):
+                // the heap's recycled blocks cost no system call
+  };
   /**
-   * A copy of text in a mapping of its own; on the heap when the kernel refuses one or
+   * A copy of text. own_pages falls back to the heap when the kernel refuses a mapping or
    * max_mappings() records already hold one.
    */
-  static std::shared_ptr<const TraceRecord> copy_of(std::string_view text);
+  static std::shared_ptr<const TraceRecord> copy_of(std::string_view text, Home home = Home::own_pages);
 
   /**
    * Records mapped at once, at most. Each mapping may be a kernel VMA of its own, and a

@@ -290,7 +290,12 @@ std::shared_ptr<const TraceRecord> TraceStore::get_json(const TraceId& id) const
   render.clear();
   render.reserve(estimate);
   protocol::append_trace_json(render, *trace);
-  auto json = TraceRecord::copy_of(render);
+  bool room = false;  // only a record the cache may keep gets pages of its own
+  if (frozen) {
+    std::lock_guard cache(impl_->json_mu);
+    room = impl_->counters.json_cache_bytes + render.size() < impl_->max_json_bytes;
+  }
+  auto json = TraceRecord::copy_of(render, room ? TraceRecord::Home::own_pages : TraceRecord::Home::heap);
   if (render.capacity() > (8u << 20)) std::string().swap(render);  // a giant trace's buffer is not kept
   if (!frozen) return json;  // an open trace may change any moment: never cached
   std::shared_lock lock(mutex_);

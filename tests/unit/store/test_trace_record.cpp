@@ -56,4 +56,12 @@ TEST_SUITE("trace record") {
     CHECK(d->mapped());
     TraceRecord::set_max_mappings(before);
   }
+
+  TEST_CASE("a record asked for on the heap takes no mapping") {
+    const std::size_t live = TraceRecord::live_mappings();
+    auto r = TraceRecord::copy_of(std::string(50'000, 'h'), TraceRecord::Home::heap);
+    CHECK_FALSE(r->mapped());
+    CHECK(r->view() == std::string(50'000, 'h'));
+    CHECK(TraceRecord::live_mappings() == live);
+  }
 }

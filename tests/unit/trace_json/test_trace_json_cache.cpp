@@ -42,6 +42,7 @@ TEST_SUITE("trace json cache") {
     CHECK(c.json_cache_hits == 1);
     CHECK(c.json_cache_traces == 1);
     CHECK(c.json_cache_bytes >= first->size());
+    CHECK(first->mapped());  // kept: in pages of its own, off the huge-page heap
     CHECK(r.store.get_json(tid(2)) == nullptr);
   }
 
@@ -100,6 +101,7 @@ TEST_SUITE("trace json cache") {
     auto two = r.store.get_json(tid(1));
     CHECK(two->view() == fresh(r.store, 1));
     CHECK(one->view() != two->view());
+    CHECK_FALSE(two->mapped());  // answered once and dropped: no mapping to make and undo
     CHECK(r.store.counters().json_cache_traces == 0);
     CHECK(r.store.counters().json_cache_bytes == 0);
   }
@@ -126,6 +128,7 @@ TEST_SUITE("trace json cache") {
     auto b = r.store.get_json(tid(1));
     CHECK(a != b);
     CHECK(a->view() == b->view());
+    CHECK_FALSE(a->mapped());
     CHECK(r.store.counters().json_cache_bytes == 0);
 
     Rig sized;
