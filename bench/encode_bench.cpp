@@ -70,6 +70,16 @@ int main(int argc, char** argv) {
     return written;
   };
   using Batch = std::span<const tracecol::protocol::Trace>;
+  // The protobuf encoding into either buffer type: only the buffer differs.
+  const auto protobuf_into = [&](auto& buffer) {
+    return [&] {
+      return each_batch([&](Batch group) {
+        buffer.clear();
+        for (const auto& t : group) tracecol::protocol::append_otlp_proto_resource_spans(buffer, t, "bench");
+        return buffer.size();
+      });
+    };
+  };
   std::string copy_src, copy_dst;
   std::vector<Contender> contenders = {
       {"OTLP JSON (append_otlp_spans)",
@@ -85,22 +95,8 @@ int main(int argc, char** argv) {
            return out.size();
          });
        }},
-      {"OTLP protobuf into a std::string",
-       [&] {
-         return each_batch([&](Batch group) {
-           out.clear();
-           for (const auto& t : group) tracecol::protocol::append_otlp_proto_resource_spans(out, t, "bench");
-           return out.size();
-         });
-       }},
-      {"OTLP protobuf into a ByteBuffer (the exporter's)",
-       [&] {
-         return each_batch([&](Batch group) {
-           bytes.clear();
-           for (const auto& t : group) tracecol::protocol::append_otlp_proto_resource_spans(bytes, t, "bench");
-           return bytes.size();
-         });
-       }},
+      {"OTLP protobuf into a std::string", protobuf_into(out)},
+      {"OTLP protobuf into a ByteBuffer (the exporter's)", protobuf_into(bytes)},
       {"native trace JSON (append_trace_json)",
        [&] {
          return each_batch([&](Batch group) {

@@ -53,12 +53,12 @@ void write_hex16(char* d, std::uint64_t v) {
 #define TRACECOL_OTLP_ATTR(key, type) "{\"key\":\"" key "\",\"value\":{\"" type "\":"
 
 /** The kind attributes of each SpanKind, whole: openinference.span.kind then tracecol.kind. */
-const std::array<std::string, 6>& kind_attributes() {
-  static const std::array<std::string, 6> all = [] {
-    std::array<std::string, 6> t;
-    for (int k = 0; k < 6; ++k) {
+const std::array<std::string, span_kind_count>& kind_attributes() {
+  static const std::array<std::string, span_kind_count> all = [] {
+    std::array<std::string, span_kind_count> t;
+    for (std::size_t k = 0; k < span_kind_count; ++k) {
       const auto kind = static_cast<SpanKind>(k);
-      std::string& a = t[static_cast<std::size_t>(k)];
+      std::string& a = t[k];
       a = TRACECOL_OTLP_ATTR("openinference.span.kind", "stringValue");
       append_json_string(a, openinference_kind(kind));
       a += "}}," TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");

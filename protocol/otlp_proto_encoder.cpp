@@ -158,10 +158,9 @@ std::string encoded_attribute(std::string_view key, std::string_view text) {
 
 /** openinference.span.kind and tracecol.kind of each SpanKind, encoded together. */
 std::string_view kind_attributes(SpanKind kind) {
-  constexpr std::size_t kinds = static_cast<std::size_t>(SpanKind::custom) + 1;
-  static const std::array<std::string, kinds> table = [] {
-    std::array<std::string, kinds> t;
-    for (std::size_t k = 0; k < kinds; ++k) {
+  static const std::array<std::string, span_kind_count> table = [] {
+    std::array<std::string, span_kind_count> t;
+    for (std::size_t k = 0; k < span_kind_count; ++k) {
       const auto as_kind = static_cast<SpanKind>(k);
       t[k] = encoded_attribute("openinference.span.kind", openinference_kind(as_kind)) +
              encoded_attribute("tracecol.kind", to_string(as_kind));
@@ -169,7 +168,7 @@ std::string_view kind_attributes(SpanKind kind) {
     return t;
   }();
   const auto k = static_cast<std::size_t>(kind);
-  return table[k < kinds ? k : kinds - 1];
+  return table[k < span_kind_count ? k : span_kind_count - 1];
 }
 
 /** The text of a metadata string or key: as written when it has no escapes, else decoded into scratch. */

@@ -4,6 +4,7 @@
 // members (inputs, outputs, metadata) kept as the validated bytes they arrived as, so
 // they are re-emitted, never re-serialized.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ namespace tracecol::protocol {
 
 /** The seed's SpanKind values. */
 enum class SpanKind : std::uint8_t { agent, tool, llm, chain, team, custom };
+/** How many SpanKind values there are (custom is the last): the size of per-kind tables. */
+inline constexpr std::size_t span_kind_count = static_cast<std::size_t>(SpanKind::custom) + 1;
 
 /** "AGENT", "TOOL", ... as the seed spells them. */
 std::string_view to_string(SpanKind kind);

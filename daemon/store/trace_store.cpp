@@ -43,6 +43,8 @@ struct TraceStore::Impl {
   // Rendered records of frozen traces, by id. Its own lock, not the store's: a cached
   // GET never waits for the writer's batch (which holds the store lock throughout).
   std::size_t max_json_bytes = 0;
+  /** Under json_mu: whether a record of `bytes` more fits in the cache's bound. */
+  bool json_room(std::size_t bytes) const { return counters.json_cache_bytes + bytes <= max_json_bytes; }
   std::mutex json_mu;  // json_cache and the json_cache_* counters
   std::unordered_map<TraceId, std::shared_ptr<const TraceRecord>, protocol::TraceIdHash> json_cache;
 
@@ -293,7 +295,7 @@ std::shared_ptr<const TraceRecord> TraceStore::get_json(const TraceId& id) const
   bool room = false;  // only a record the cache may keep gets pages of its own
   if (frozen) {
     std::lock_guard cache(impl_->json_mu);
-    room = impl_->counters.json_cache_bytes + render.size() < impl_->max_json_bytes;
+    room = impl_->json_room(render.size());
   }
   auto json = TraceRecord::copy_of(render, room ? TraceRecord::Home::own_pages : TraceRecord::Home::heap);
   if (render.capacity() > (8u << 20)) std::string().swap(render);  // a giant trace's buffer is not kept
@@ -306,7 +308,7 @@ std::shared_ptr<const TraceRecord> TraceStore::get_json(const TraceId& id) const
   std::lock_guard cache(impl_->json_mu);
   ++impl_->counters.json_cache_misses;
   if (!unchanged || it->second.json_cached ||
-      impl_->counters.json_cache_bytes + json->footprint() > impl_->max_json_bytes)
+      !impl_->json_room(json->footprint()))
     return json;
   it->second.json_cached = true;
   impl_->json_cache.emplace(id, json);
