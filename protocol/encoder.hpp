@@ -14,6 +14,19 @@ namespace tracecol::protocol {
 void append_json_string(std::string& out, std::string_view s);
 
 /**
+ * At least the bytes write_json_string(d, s) writes (quotes included); one pass over s.
+ * The bound of a string is at most the sum of its pieces' bounds.
+ */
+std::size_t json_string_bound(std::string_view s);
+
+/**
+ * Writes what append_json_string appends, through a cursor: d must have
+ * json_string_bound(s) bytes of room. Returns the new end. For encoders that size a
+ * whole record once (otlp_encoder) instead of growing a string per piece.
+ */
+char* write_json_string(char* d, std::string_view s);
+
+/**
  * The first byte of s that append_json_string escapes, or s.size(); scans 8 or 16 bytes at
  * a time. In valid JSON string content that is the closing quote or a backslash.
  */

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "protocol/encoder.hpp"
@@ -49,8 +50,11 @@ void write_hex16(char* d, std::uint64_t v) {
   }
 }
 
-/** {"key":"<key>","value":{"<type>": — the constant head of an attribute, spelled once. */
-#define TRACECOL_OTLP_ATTR(key, type) "{\"key\":\"" key "\",\"value\":{\"" type "\":"
+/**
+ * ,{"key":"<key>","value":{"<type>": — the constant head of an attribute, spelled once.
+ * Every attribute but the first (the kind attributes, always present) begins with ','.
+ */
+#define TRACECOL_OTLP_ATTR(key, type) ",{\"key\":\"" key "\",\"value\":{\"" type "\":"
 
 /** The kind attributes of each SpanKind, whole: openinference.span.kind then tracecol.kind. */
 const std::array<std::string, span_kind_count>& kind_attributes() {
@@ -59,9 +63,9 @@ const std::array<std::string, span_kind_count>& kind_attributes() {
     for (std::size_t k = 0; k < span_kind_count; ++k) {
       const auto kind = static_cast<SpanKind>(k);
       std::string& a = t[k];
-      a = TRACECOL_OTLP_ATTR("openinference.span.kind", "stringValue");
+      a = std::string_view(TRACECOL_OTLP_ATTR("openinference.span.kind", "stringValue")).substr(1);
       append_json_string(a, openinference_kind(kind));
-      a += "}}," TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");
+      a += "}}" TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");
       append_json_string(a, to_string(kind));
       a += "}}";
     }
@@ -71,50 +75,19 @@ const std::array<std::string, span_kind_count>& kind_attributes() {
 }
 
 /**
- * Writes the attributes array; commas live here only. Keys are literal heads or
- * metadata keys already in JSON string form, so no key is escaped per span.
+ * Room for everything of a span but its strings: ids, times, keys, the kind attributes,
+ * mime types, the peer attributes and status add up to about 1,000 bytes.
  */
-class AttributeWriter {
- public:
-  explicit AttributeWriter(std::string& out) : out_(out) { out_ += '['; }
-  /** Appends a literal head (TRACECOL_OTLP_ATTR) or whole attributes; returns the buffer for the value. */
-  std::string& literal(std::string_view text) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    out_ += text;
-    return out_;
-  }
-  /**
-   * The head of "metadata.<key>": key_json is the key's JSON string content (escapes as
-   * JSON wants). Sized once and copied in: six appends, each checking capacity, were a
-   * tenth of the encoder's instructions.
-   */
-  std::string& metadata(std::string_view key_json, std::string_view type) {
-    static constexpr std::string_view head = ",{\"key\":\"metadata.";
-    static constexpr std::string_view middle = "\",\"value\":{\"";
-    const std::string_view lead = first_ ? head.substr(1) : head;
-    first_ = false;
-    const std::size_t at = out_.size();
-    out_.resize(at + lead.size() + key_json.size() + middle.size() + type.size() + 2);
-    char* d = out_.data() + at;
-    for (const std::string_view part : {lead, key_json, middle, type, std::string_view("\":")}) {
-      std::memcpy(d, part.data(), part.size());
-      d += part.size();
-    }
-    return out_;
-  }
-  void end() { out_ += "}}"; }
-  void close() { out_ += ']'; }
-
- private:
-  std::string& out_;
-  bool first_ = true;
-};
+constexpr std::size_t span_fixed_bound = 2048;
+/** Room per metadata member besides its key and value: the head, quotes and "}}" (about 50 bytes). */
+constexpr std::size_t metadata_member_bound = 64;
 
 /**
- * The JSON string content append_json_string would write for a string read as written:
+ * The JSON string content write_json_string would write for a string read as written:
  * unescaped content already is it; escaped content is decoded and re-escaped (into
- * scratch) so every escape comes out in one canonical spelling.
+ * scratch) so every escape comes out in one canonical spelling. The canonical spelling
+ * is never longer than the one read (every escape is at least as long as its
+ * replacement), which the span's bound relies on: checked before anything is written.
  */
 std::string_view json_content(std::string_view raw, bool escaped, std::string& scratch) {
   if (!escaped) return raw;
@@ -122,161 +95,191 @@ std::string_view json_content(std::string_view raw, bool escaped, std::string& s
   JsonScanner::unescape(raw, text);
   scratch.clear();
   append_json_string(scratch, text);
-  return std::string_view(scratch).substr(1, scratch.size() - 2);
+  const std::string_view content = std::string_view(scratch).substr(1, scratch.size() - 2);
+  if (content.size() > raw.size()) std::abort();
+  return content;
+}
+
+/** ,{"key":"metadata.<key>","value":{"<type>": with value_head = "\",\"value\":{\"<type>\":". */
+template <std::size_t N>
+char* metadata_head(char* d, std::string_view key_json, const char (&value_head)[N]) {
+  d = write_literal(d, ",{\"key\":\"metadata.");
+  d = write_bytes(d, key_json);
+  return write_literal(d, value_head);
 }
 
 /** One attribute per top-level member of the (validated) metadata object. */
-void append_metadata_attributes(AttributeWriter& attrs, std::string_view metadata) {
+char* put_metadata_attributes(char* d, std::string_view metadata) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
     const std::string_view key = json_content(m.key, m.key_escaped, key_scratch);
     switch (m.type) {
-      case MemberType::string: {
-        std::string& v = attrs.metadata(key, "stringValue");
-        v += '"';
-        v += json_content(m.value, m.value_escaped, value_scratch);
-        v += '"';
+      case MemberType::string:
+        d = metadata_head(d, key, "\",\"value\":{\"stringValue\":\"");
+        d = write_bytes(d, json_content(m.value, m.value_escaped, value_scratch));
+        d = write_literal(d, "\"}}");
         break;
-      }
-      case MemberType::integer: {
-        std::string& v = attrs.metadata(key, "intValue");
-        v += '"';
-        v += m.value;
-        v += '"';
+      case MemberType::integer:
+        d = metadata_head(d, key, "\",\"value\":{\"intValue\":\"");
+        d = write_bytes(d, m.value);
+        d = write_literal(d, "\"}}");
         break;
-      }
-      case MemberType::number: attrs.metadata(key, "doubleValue") += m.value; break;
-      case MemberType::boolean: attrs.metadata(key, "boolValue") += m.value; break;
-      case MemberType::text: append_json_string(attrs.metadata(key, "stringValue"), m.value); break;
+      case MemberType::number:
+        d = write_literal(write_bytes(metadata_head(d, key, "\",\"value\":{\"doubleValue\":"), m.value), "}}");
+        break;
+      case MemberType::boolean:
+        d = write_literal(write_bytes(metadata_head(d, key, "\",\"value\":{\"boolValue\":"), m.value), "}}");
+        break;
+      case MemberType::text:
+        d = write_literal(write_json_string(metadata_head(d, key, "\",\"value\":{\"stringValue\":"), m.value), "}}");
+        break;
     }
-    attrs.end();
   });
+  return d;
 }
 
-/** trace_hex: the trace id's 32 hex digits, shared by every span of the trace. */
-void append_span(std::string& out, const Span& span, std::string_view trace_hex) {
-  char ids[128];
-  char* d = ids;
-  const auto put = [&d](std::string_view text) {
-    std::memcpy(d, text.data(), text.size());
-    d += text.size();
-  };
-  put("{\"traceId\":\"");
-  put(trace_hex);
-  put("\",\"spanId\":\"");
+/**
+ * Room for the metadata attributes: every key and value is a piece of the object's text,
+ * copied as written or escaped (so within the text's json_string_bound), and each member
+ * has a ':' of its own, so counting every ':' bounds the members.
+ */
+std::size_t metadata_bound(std::string_view metadata) {
+  std::size_t colons = 0;
+  for (const char c : metadata) colons += c == ':' ? 1 : 0;
+  return json_string_bound(metadata) + colons * metadata_member_bound;
+}
+
+/** An upper bound of put_span's output. */
+std::size_t span_bound(const Span& span) {
+  return span_fixed_bound + json_string_bound(span.name) + 2 * json_string_bound(span.run_id) +
+         json_string_bound(span.inputs) + json_string_bound(span.outputs) + json_string_bound(span.error) +
+         metadata_bound(span.metadata);
+}
+
+/** A metadata.<key> intValue attribute for a number known here (the peer's pid and uid). */
+char* put_int_attribute(char* d, std::string_view key, std::int64_t value) {
+  d = metadata_head(d, key, "\",\"value\":{\"intValue\":\"");
+  d = std::to_chars(d, d + 20, value).ptr;
+  return write_literal(d, "\"}}");
+}
+
+/** The span object at d (room: span_bound(span)); trace_hex: the trace id's 32 hex digits. */
+char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
+  d = write_literal(d, "{\"traceId\":\"");
+  std::memcpy(d, trace_hex, sizeof trace_hex);
+  d += sizeof trace_hex;
+  d = write_literal(d, "\",\"spanId\":\"");
   write_hex16(d, span.span_id);
   d += 16;
-  put("\"");
+  *d++ = '"';
   if (span.parent_id != 0) {
-    put(",\"parentSpanId\":\"");
+    d = write_literal(d, ",\"parentSpanId\":\"");
     write_hex16(d, span.parent_id);
     d += 16;
-    put("\"");
+    *d++ = '"';
   }
-  put(",\"name\":");
-  out.append(ids, static_cast<std::size_t>(d - ids));
-  append_json_string(out, span.name);
-  // 30 + 19 + 14 bytes of keys and two quoted int64s (at most 22 each): 107.
-  char times[128];
-  d = times;
-  put(",\"kind\":1,\"startTimeUnixNano\":");
+  d = write_json_string(write_literal(d, ",\"name\":"), span.name);
+  d = write_literal(d, ",\"kind\":1,\"startTimeUnixNano\":");
   d = write_nanos_string(d, span.started_at_ns);
-  if (span.ended()) {
-    put(",\"endTimeUnixNano\":");
-    d = write_nanos_string(d, span.ended_at_ns);
-  }
-  put(",\"attributes\":");
-  out.append(times, static_cast<std::size_t>(d - times));
-  AttributeWriter attrs(out);
-  attrs.literal(kind_attributes()[static_cast<std::size_t>(span.kind)]);
+  if (span.ended()) d = write_nanos_string(write_literal(d, ",\"endTimeUnixNano\":"), span.ended_at_ns);
+  d = write_literal(d, ",\"attributes\":[");
+  d = write_bytes(d, kind_attributes()[static_cast<std::size_t>(span.kind)]);
   if (!span.run_id.empty()) {
-    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
-    attrs.end();
-    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
-    attrs.end();
+    d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
+    d = write_json_string(write_literal(d, "}}" TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
+    d = write_literal(d, "}}");
   }
   if (!span.inputs.empty() && span.inputs != "{}") {
-    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("input.value", "stringValue")), span.inputs);
-    attrs.end();
-    attrs.literal(TRACECOL_OTLP_ATTR("input.mime_type", "stringValue") "\"application/json\"}}");
+    d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("input.value", "stringValue")), span.inputs);
+    d = write_literal(d, "}}" TRACECOL_OTLP_ATTR("input.mime_type", "stringValue") "\"application/json\"}}");
   }
   if (!span.outputs.empty()) {
-    append_json_string(attrs.literal(TRACECOL_OTLP_ATTR("output.value", "stringValue")), span.outputs);
-    attrs.end();
-    attrs.literal(TRACECOL_OTLP_ATTR("output.mime_type", "stringValue") "\"application/json\"}}");
+    d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("output.value", "stringValue")), span.outputs);
+    d = write_literal(d, "}}" TRACECOL_OTLP_ATTR("output.mime_type", "stringValue") "\"application/json\"}}");
   }
-  append_metadata_attributes(attrs, span.metadata);
+  d = put_metadata_attributes(d, span.metadata);
   if (span.has_peer) {
     // The same names the metadata member would get: "metadata." + peer.pid / peer.uid.
-    const auto int_attribute = [&attrs](std::string_view key, std::int64_t value) {
-      char buf[24];
-      const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
-      std::string& v = attrs.metadata(key, "intValue");
-      v += '"';
-      v.append(buf, static_cast<std::size_t>(end - buf));
-      v += '"';
-      attrs.end();
-    };
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
-    int_attribute("peer.pid", span.peer_pid);
-    int_attribute("peer.uid", span.peer_uid);
+    d = put_int_attribute(d, "peer.pid", span.peer_pid);
+    d = put_int_attribute(d, "peer.uid", span.peer_uid);
   }
-  attrs.close();
+  *d++ = ']';
   if (span.has_error()) {
-    out += ",\"status\":{\"code\":2,\"message\":";
-    append_json_string(out, span.error);
-    out += '}';
+    d = write_json_string(write_literal(d, ",\"status\":{\"code\":2,\"message\":"), span.error);
+    *d++ = '}';
   } else if (span.ended()) {
-    out += ",\"status\":{\"code\":1}";
+    d = write_literal(d, ",\"status\":{\"code\":1}");
   }
-  out += '}';
+  *d++ = '}';
+  return d;
 }
 
 #undef TRACECOL_OTLP_ATTR
 
-template <typename Traces>
-void append_request(std::string& out, const Traces& traces, std::string_view service_name) {
-  append_otlp_request_head(out, service_name);
-  bool first = true;
-  for (const auto& trace : traces) {
-    if (trace == nullptr || trace->spans.empty()) continue;
-    if (!first) out += ',';
-    first = false;
-    append_otlp_spans(out, *trace);
-  }
-  append_otlp_request_tail(out);
+template <typename Out>
+void append_head(Out& out, std::string_view service_name) {
+  char* const start = extend(out, 160 + json_string_bound(service_name) + json_string_bound(otlp_scope_name) +
+                                      json_string_bound(otlp_scope_version));
+  char* d = write_literal(start, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+  d = write_json_string(d, service_name);
+  d = write_json_string(write_literal(d, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":"), otlp_scope_name);
+  d = write_json_string(write_literal(d, ",\"version\":"), otlp_scope_version);
+  d = write_literal(d, "},\"spans\":[");
+  out.resize(static_cast<std::size_t>(d - out.data()));
 }
 
-}  // namespace
-
-void append_otlp_request_head(std::string& out, std::string_view service_name) {
-  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
-  append_json_string(out, service_name);
-  out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":";
-  append_json_string(out, otlp_scope_name);
-  out += ",\"version\":";
-  append_json_string(out, otlp_scope_version);
-  out += "},\"spans\":[";
-}
-
-void append_otlp_spans(std::string& out, const Trace& trace) {
+template <typename Out>
+void append_spans(Out& out, const Trace& trace) {
   char trace_hex[32];
   TraceId hexed;
   bool first = true;
   for (const Span& span : trace.spans) {
-    if (!first) out += ',';
     // Spans carry their own trace_id (the trace's, once assembled): hex it when it changes.
     if (first || span.trace_id != hexed) {
       hexed = span.trace_id;
       write_hex16(trace_hex, hexed.hi);
       write_hex16(trace_hex + 16, hexed.lo);
     }
+    const std::size_t bound = 1 + span_bound(span);
+    char* const start = extend(out, bound);
+    char* d = start;
+    if (!first) *d++ = ',';
     first = false;
-    append_span(out, span, std::string_view(trace_hex, 32));
+    d = put_span(d, span, trace_hex);
+    // Past the bound, which the writers rely on, stop rather than go on from corrupted
+    // memory (unit tests hold spans built to reach it).
+    if (static_cast<std::size_t>(d - start) > bound) std::abort();
+    out.resize(static_cast<std::size_t>(d - out.data()));
   }
 }
 
-void append_otlp_request_tail(std::string& out) { out += "]}]}]}"; }
+template <typename Out>
+void append_tail(Out& out) {
+  write_literal(extend(out, 6), "]}]}]}");
+}
+
+template <typename Traces>
+void append_request(std::string& out, const Traces& traces, std::string_view service_name) {
+  append_head(out, service_name);
+  bool first = true;
+  for (const auto& trace : traces) {
+    if (trace == nullptr || trace->spans.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    append_spans(out, *trace);
+  }
+  append_tail(out);
+}
+
+}  // namespace
+
+void append_otlp_request_head(std::string& out, std::string_view service_name) { append_head(out, service_name); }
+void append_otlp_request_head(ByteBuffer& out, std::string_view service_name) { append_head(out, service_name); }
+void append_otlp_spans(std::string& out, const Trace& trace) { append_spans(out, trace); }
+void append_otlp_spans(ByteBuffer& out, const Trace& trace) { append_spans(out, trace); }
+void append_otlp_request_tail(std::string& out) { append_tail(out); }
+void append_otlp_request_tail(ByteBuffer& out) { append_tail(out); }
 
 void append_otlp_request(std::string& out, std::span<const std::shared_ptr<const Trace>> traces,
                          std::string_view service_name) {

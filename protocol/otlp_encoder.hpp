@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/byte_buffer.hpp"
 #include "protocol/span.hpp"
 
 namespace tracecol::protocol {
@@ -46,5 +47,9 @@ void append_otlp_request(std::string& out, std::span<const Trace* const> traces,
 void append_otlp_request_head(std::string& out, std::string_view service_name);
 void append_otlp_spans(std::string& out, const Trace& trace);
 void append_otlp_request_tail(std::string& out);
+/** The same into a ByteBuffer: the exporter's, which skips zeroing the space each span reserves. */
+void append_otlp_request_head(ByteBuffer& out, std::string_view service_name);
+void append_otlp_spans(ByteBuffer& out, const Trace& trace);
+void append_otlp_request_tail(ByteBuffer& out);
 
 }  // namespace tracecol::protocol

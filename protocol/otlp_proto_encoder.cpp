@@ -77,16 +77,9 @@ constexpr char tag(unsigned field_number, unsigned wire_type) { return static_ca
 // a span is ~15 attributes of ~6 pieces each, and an append per piece (a capacity check
 // and a call each) cost 4x the bytes' copying.
 
-/** Copies text to d; an empty view may hold a null pointer, which memcpy must not see. */
-char* copy(char* d, std::string_view text) {
-  if (text.empty()) return d;
-  std::memcpy(d, text.data(), text.size());
-  return d + text.size();
-}
-
 char* put_bytes(char* d, unsigned field_number, std::string_view bytes) {
   *d++ = tag(field_number, length_type);
-  return copy(write_varint(d, bytes.size()), bytes);
+  return write_bytes(write_varint(d, bytes.size()), bytes);
 }
 
 char* put_fixed64(char* d, unsigned field_number, std::uint64_t v) {
@@ -129,7 +122,7 @@ char* put_attribute(char* d, unsigned field_number, std::string_view prefix, std
   d = write_varint(d, 1 + varint_size(key_size) + key_size + 1 + varint_size(value_size) + value_size);
   *d++ = tag(field::key, length_type);
   d = write_varint(d, key_size);
-  d = copy(copy(d, prefix), key);
+  d = write_bytes(write_bytes(d, prefix), key);
   *d++ = tag(field::value, length_type);
   d = write_varint(d, value_size);
   switch (v.field_number) {
@@ -224,14 +217,6 @@ std::size_t span_reserve(const Span& span) {
          span.outputs.size() + span.error.size() + metadata_reserve(span.metadata);
 }
 
-/** n more bytes at the end of out (uninitialized in a ByteBuffer, zeros in a string); where they start. */
-template <typename Out>
-char* extend(Out& out, std::size_t n) {
-  const std::size_t at = out.size();
-  out.resize(at + n);
-  return out.data() + at;
-}
-
 /**
  * Appends a length-delimited field whose content write(d) writes through a cursor, at most
  * `bound` bytes: one resize for the worst case, one shrink after. The length goes in front
@@ -273,7 +258,7 @@ char* put_span(char* d, const Span& span) {
   d = put_fixed64(d, field::start_time, static_cast<std::uint64_t>(span.started_at_ns));
   if (span.ended()) d = put_fixed64(d, field::end_time, static_cast<std::uint64_t>(span.ended_at_ns));
 
-  d = copy(d, kind_attributes(span.kind));
+  d = write_bytes(d, kind_attributes(span.kind));
   if (!span.run_id.empty()) {
     d = put_string_attribute(d, "session.id", span.run_id);
     d = put_string_attribute(d, "tracecol.run_id", span.run_id);
@@ -282,11 +267,11 @@ char* put_span(char* d, const Span& span) {
   static const std::string output_mime = encoded_attribute("output.mime_type", "application/json");
   if (!span.inputs.empty() && span.inputs != "{}") {
     d = put_string_attribute(d, "input.value", span.inputs);
-    d = copy(d, input_mime);
+    d = write_bytes(d, input_mime);
   }
   if (!span.outputs.empty()) {
     d = put_string_attribute(d, "output.value", span.outputs);
-    d = copy(d, output_mime);
+    d = write_bytes(d, output_mime);
   }
   d = put_metadata_attributes(d, span.metadata);
   if (span.has_peer) {

@@ -229,30 +229,33 @@ HttpExporter::BuiltRequest HttpExporter::build_request(const std::vector<Record>
   // Encoded here, just before the write, into a buffer whose capacity outlives the
   // request: the bytes are still in cache when the kernel copies them, and after the first
   // batches no page is touched for the first time.
-  if (options_.format == Format::otlp_proto) {
-    fresh_body(body_bytes_);
-    const std::size_t records = encode_fitting(batch, body_bytes_, options_.max_batch_bytes,
-                                               [this](protocol::ByteBuffer& bytes, const Record& r, std::size_t) {
-      protocol::append_otlp_proto_resource_spans(bytes, *r.trace, options_.service_name);
+  if (options_.format == Format::otlp_proto || options_.format == Format::otlp) {
+    // Both OTLP encodings write through a cursor into the ByteBuffer: no zero-fill of the
+    // room each span reserves.
+    const bool proto = options_.format == Format::otlp_proto;
+    protocol::ByteBuffer& body = body_bytes_;
+    fresh_body(body);
+    if (!proto) protocol::append_otlp_request_head(body, options_.service_name);
+    const std::size_t records = encode_fitting(batch, body, options_.max_batch_bytes,
+                                               [this, proto](protocol::ByteBuffer& bytes, const Record& r, std::size_t index) {
+      if (proto) {
+        protocol::append_otlp_proto_resource_spans(bytes, *r.trace, options_.service_name);
+        return;
+      }
+      if (index > 0) bytes.push_back(',');
+      protocol::append_otlp_spans(bytes, *r.trace);
     });
-    req.body() = {body_bytes_.data(), body_bytes_.size()};
+    if (!proto) protocol::append_otlp_request_tail(body);
+    req.body() = {body.data(), body.size()};
     return {std::move(req), records};
   }
   std::string& body = body_text_;
   fresh_body(body);
-  const bool otlp = options_.format == Format::otlp;
-  if (otlp) protocol::append_otlp_request_head(body, options_.service_name);
   const std::size_t records = encode_fitting(batch, body, options_.max_batch_bytes,
-                                             [otlp](std::string& text, const Record& r, std::size_t index) {
-    if (otlp) {
-      if (index > 0) text += ',';
-      protocol::append_otlp_spans(text, *r.trace);
-    } else {
-      protocol::append_trace_json(text, *r.trace);
-      text += '\n';
-    }
+                                             [](std::string& text, const Record& r, std::size_t) {
+    protocol::append_trace_json(text, *r.trace);
+    text += '\n';
   });
-  if (otlp) protocol::append_otlp_request_tail(body);
   req.body() = {body.data(), body.size()};
   return {std::move(req), records};
 }

@@ -104,8 +104,8 @@ class HttpExporter final : public Exporter {
   Url url_;
   std::string name_;
   std::string content_type_;
-  // Sender thread only: the current request's body (text formats / protobuf), its capacity
-  // kept for the next one. The request holds a view of it until send_batch returns.
+  // Sender thread only: the current request's body (native JSON / both OTLP encodings), its
+  // capacity kept for the next one. The request holds a view of it until send_batch returns.
   std::string body_text_;
   protocol::ByteBuffer body_bytes_;
   std::size_t body_reserve_ = 0;  // --export-http-max-batch-bytes, up to 64 MiB

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <limits>
 
 #include "protocol/otlp_encoder.hpp"
 #include "tests/unit/export_http/export_http_test_support.hpp"
@@ -99,6 +100,75 @@ TEST_SUITE("export http otlp body") {
     tp::append_otlp_spans(pieces, b);
     tp::append_otlp_request_tail(pieces);
     CHECK(pieces == whole);
+  }
+
+  TEST_CASE("spans sized to their worst case encode within it, into a string or the exporter's ByteBuffer alike") {
+    // Every string at its longest escaped form: controls (6 bytes each) in the name, run id
+    // and error; JSON text dense with quotes in inputs and outputs; metadata of many short
+    // members, escaped keys and values (re-escaped canonically), nested text and extreme
+    // numbers; the peer at its widest. The encoder aborts if a span passes its bound.
+    tp::Trace worst = numbered_trace(4);
+    tp::Span& s = worst.spans[1];
+    s.name = std::string(300, '\x01');
+    s.run_id = std::string(100, '\x1f');
+    s.fields |= tp::field_error;
+    s.error = std::string(200, '\x02') + "\"\\";
+    std::string quotes, empties;
+    for (int i = 0; i < 500; ++i) quotes += "\\\"";
+    for (int i = 0; i < 250; ++i) empties += std::string(i ? "," : "") + "\"\"";
+    s.inputs = "{\"q\":\"" + quotes + "\",\"a\":[\"\",\"\",\"\"]}";
+    s.outputs = "[" + empties + "]";
+    std::string metadata = "{";
+    for (int i = 0; i < 1000; ++i)
+      metadata += std::string(i ? "," : "") + "\"\\u00" + (i % 2 ? "01" : "e9") + std::to_string(i) + "\":" +
+                  (i % 4 == 0 ? "\"\\u0001\\\"\"" : i % 4 == 1 ? "[\"\",{\"\":\"\\\\\"}]" : i % 4 == 2 ? "-9223372036854775808" : "1e308");
+    s.metadata = metadata + "}";
+    s.has_peer = true;
+    s.peer_pid = std::numeric_limits<std::int32_t>::min();
+    s.peer_uid = std::numeric_limits<std::uint32_t>::max();
+    s.parent_id = ~0ull;
+    s.started_at_ns = std::numeric_limits<std::int64_t>::min();
+    s.ended_at_ns = std::numeric_limits<std::int64_t>::max();
+    tp::Trace kinds = numbered_trace(5);
+    for (std::size_t i = 0; i < kinds.spans.size(); ++i) kinds.spans[i].kind = static_cast<tp::SpanKind>(i % 6);
+    tp::Trace empty;
+    std::string as_string = "prefix";
+    tp::ByteBuffer as_bytes(as_string.begin(), as_string.end());
+    tp::append_otlp_request_head(as_string, "svc \x01");
+    tp::append_otlp_request_head(as_bytes, "svc \x01");
+    for (const tp::Trace* trace : std::initializer_list<const tp::Trace*>{&worst, &empty, &kinds}) {
+      if (trace == &kinds) {  // traces are joined by ',' (an empty one appends nothing)
+        as_string += ',';
+        as_bytes.push_back(',');
+      }
+      tp::append_otlp_spans(as_string, *trace);
+      tp::append_otlp_spans(as_bytes, *trace);
+    }
+    tp::append_otlp_request_tail(as_string);
+    tp::append_otlp_request_tail(as_bytes);
+    REQUIRE(as_bytes.size() == as_string.size());
+    CHECK(std::string_view(as_bytes.data(), as_bytes.size()) == as_string);
+    // Valid JSON whose strings read back as the span's.
+    rapidjson::Document doc;
+    doc.Parse(as_string.data() + 6, as_string.size() - 6);
+    REQUIRE_FALSE(doc.HasParseError());
+    const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    REQUIRE(spans.Size() == worst.spans.size() + kinds.spans.size());
+    const auto& w = spans[1];
+    CHECK(std::string(w["name"].GetString(), w["name"].GetStringLength()) == s.name);
+    CHECK(std::string(w["status"]["message"].GetString(), w["status"]["message"].GetStringLength()) == s.error);
+    CHECK(std::string(w["startTimeUnixNano"].GetString()) == "-9223372036854775808");
+    std::size_t metadata_attributes = 0;
+    for (const auto& kv : w["attributes"].GetArray()) {
+      const std::string key = kv["key"].GetString();
+      const auto& value = *kv["value"].MemberBegin();
+      if (key == "input.value") CHECK(std::string(value.value.GetString()) == s.inputs);
+      if (key == "output.value") CHECK(std::string(value.value.GetString()) == s.outputs);
+      if (key == "session.id") CHECK(std::string(value.value.GetString(), value.value.GetStringLength()) == s.run_id);
+      if (key == "metadata.peer.pid") CHECK(std::string(value.value.GetString()) == "-2147483648");
+      if (key.rfind("metadata.", 0) == 0) ++metadata_attributes;
+    }
+    CHECK(metadata_attributes == 1000 + 2);
   }
 
   TEST_CASE("the exporter posts exactly the golden request, as application/json with the configured headers") {

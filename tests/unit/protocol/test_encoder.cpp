@@ -2,6 +2,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -95,6 +96,42 @@ TEST_SUITE("encoder") {
         CHECK(out == "prefix" + reference(s));
       }
     }
+  }
+
+  TEST_CASE("write_json_string stays within json_string_bound and writes what append_json_string appends") {
+    // Each string is written into a heap block of exactly its bound, so an overrun is a
+    // sanitizer report (the asan preset), not a silent scribble.
+    const auto check = [](std::string_view s) {
+      const std::size_t bound = json_string_bound(s);
+      const auto block = std::make_unique<char[]>(bound);
+      const std::size_t written = static_cast<std::size_t>(write_json_string(block.get(), s) - block.get());
+      std::string appended;
+      append_json_string(appended, s);
+      CHECK(written <= bound);
+      CHECK(std::string_view(block.get(), written) == appended);
+      return bound;
+    };
+    std::mt19937 rng(11);
+    const std::string alphabet = std::string("ab\"\\\n\x01\x1f\x7f\xc3 ") + '\0';
+    for (std::size_t len = 0; len < 100; ++len)
+      for (int round = 0; round < 10; ++round) {
+        std::string s;
+        for (std::size_t i = 0; i < len; ++i) s += alphabet[rng() % alphabet.size()];
+        INFO("length " << len << " round " << round);
+        check(s);
+      }
+    // Exact for quotes and backslashes (2 bytes each), 6 per control; past 255 blocks of
+    // 16, where the byte-lane counters are summed before they can wrap.
+    CHECK(check(std::string(10000, '"')) == 2 + 20000);
+    CHECK(check(std::string(10000, '\x01')) == 2 + 60000);
+    CHECK(check(std::string(4097, '\\')) == 2 + 2 * 4097);
+    CHECK(check(std::string(5000, 'x')) == 2 + 5000);
+    // Additive: a string's bound is within the sum of its pieces' (the OTLP encoder sizes
+    // metadata members by the whole object's bound).
+    const std::string whole = "{\"k\":\"v\\\"\",\"n\":[\"\\u0001\",1]}";
+    for (std::size_t cut = 0; cut <= whole.size(); ++cut)
+      CHECK(json_string_bound(whole) <= json_string_bound(std::string_view(whole).substr(0, cut)) +
+                                            json_string_bound(std::string_view(whole).substr(cut)));
   }
 
   TEST_CASE("a trace record holds the summary fields and spans in tree order with depth") {
