@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -25,10 +26,46 @@ std::string_view openinference_kind(SpanKind kind) {
 
 namespace {
 
-/** ns as a JSON string ("1732500000123456789", as OTLP spells 64-bit integers) at d; returns the new end. */
+/** "00".."99": two decimal digits per lookup. */
+constexpr auto decimal_pairs = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[static_cast<std::size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+    t[static_cast<std::size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+
+/** v < 10^9 as exactly 9 digits (zero-padded) at d, in 32-bit arithmetic. */
+void write_9_digits(char* d, std::uint32_t v) {
+  d[0] = static_cast<char>('0' + v / 100000000u);
+  v %= 100000000u;
+  const std::uint32_t high = v / 10000u, low = v % 10000u;
+  std::memcpy(d + 1, &decimal_pairs[2 * (high / 100u)], 2);
+  std::memcpy(d + 3, &decimal_pairs[2 * (high % 100u)], 2);
+  std::memcpy(d + 5, &decimal_pairs[2 * (low / 100u)], 2);
+  std::memcpy(d + 7, &decimal_pairs[2 * (low % 100u)], 2);
+}
+
+/**
+ * ns as a JSON string ("1732500000123456789", as OTLP spells 64-bit integers) at d;
+ * returns the new end. Every time since 2001-09-09 has 19 digits: written as 1 + 9 + 9
+ * in 32-bit pieces, where to_chars divides 64-bit numbers by 100 nine times (8% of the
+ * exporter's sender thread). Anything else goes through to_chars.
+ */
 char* write_nanos_string(char* d, std::int64_t ns) {
+  constexpr std::int64_t nineteen_digits = 1000000000000000000;
   *d++ = '"';
-  d = std::to_chars(d, d + 20, ns).ptr;
+  if (ns >= nineteen_digits) {
+    const auto v = static_cast<std::uint64_t>(ns);
+    *d++ = static_cast<char>('0' + v / 1000000000000000000u);
+    const std::uint64_t rest = v % 1000000000000000000u;
+    write_9_digits(d, static_cast<std::uint32_t>(rest / 1000000000u));
+    write_9_digits(d + 9, static_cast<std::uint32_t>(rest % 1000000000u));
+    d += 18;
+  } else {
+    d = std::to_chars(d, d + 20, ns).ptr;
+  }
   *d++ = '"';
   return d;
 }

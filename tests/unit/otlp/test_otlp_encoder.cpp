@@ -2,6 +2,9 @@
 #include <rapidjson/document.h>
 
 #include <fstream>
+#include <limits>
+#include <random>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -114,6 +117,32 @@ TEST_SUITE("otlp encoder") {
     tp::append_otlp_request(out, std::span<const tp::Trace* const>(traces), "svc");
     CHECK(out.find("endTimeUnixNano") == std::string::npos);
     CHECK(out.find("\"status\"") == std::string::npos);
+  }
+
+  TEST_CASE("times are written as to_chars writes them, around every digit count and sign") {
+    std::vector<std::int64_t> times = {1, 9, 10, 999999999, 1000000000, 999999999999999999, 1000000000000000000,
+                                       1000000000000000001, 1732500000123456789, 1999999999999999999,
+                                       2000000000000000000, 9099999999999999999, std::numeric_limits<std::int64_t>::max(),
+                                       -1, std::numeric_limits<std::int64_t>::min()};
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 2000; ++i) times.push_back(static_cast<std::int64_t>(rng() >> (rng() % 64)));
+    tp::Trace trace = golden_trace();
+    trace.spans.resize(1);
+    for (const std::int64_t t : times) {
+      trace.spans[0].started_at_ns = t;
+      // 0 means open (no end time) to the encoder: that span ends at 1 instead.
+      trace.spans[0].ended_at_ns = t == 0 ? 1 : t;
+      const tp::Trace* traces[] = {&trace};
+      std::string out;
+      tp::append_otlp_request(out, std::span<const tp::Trace* const>(traces), "svc");
+      rapidjson::Document doc;
+      doc.Parse(out.data(), out.size());
+      REQUIRE_FALSE(doc.HasParseError());
+      const auto& span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+      INFO("time " << t);
+      CHECK(std::string(span["startTimeUnixNano"].GetString()) == std::to_string(t));
+      CHECK(std::string(span["endTimeUnixNano"].GetString()) == std::to_string(trace.spans[0].ended_at_ns));
+    }
   }
 
   TEST_CASE("no traces give a request with an empty span list") {
