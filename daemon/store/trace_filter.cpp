@@ -160,8 +160,7 @@ bool span_contains_text(const Span& s, std::string_view q) {
 
 bool span_matches(const Span& s, const TraceFilter& f) {
   if (!f.run_id.empty() && s.run_id != f.run_id) return false;
-  if (f.since_ns != 0 && s.started_at_ns < f.since_ns) return false;
-  if (f.until_ns != 0 && s.started_at_ns > f.until_ns) return false;
+  if (s.started_at_ns < f.since_ns || s.started_at_ns > f.until_ns) return false;
   if (f.has_error && s.has_error() != *f.has_error) return false;
   if (f.min_duration_ms) {
     const auto d = s.duration_ms();
@@ -179,8 +178,7 @@ bool span_matches(const Span& s, const TraceFilter& f) {
 bool trace_matches(const Trace& t, const TraceFilter& f) {
   if (!f.run_id.empty() && t.run_id != f.run_id) return false;
   const std::int64_t start = t.started_at_ns();
-  if (f.since_ns != 0 && start < f.since_ns) return false;
-  if (f.until_ns != 0 && start > f.until_ns) return false;
+  if (start < f.since_ns || start > f.until_ns) return false;
   if (f.has_error && (t.error_count() > 0) != *f.has_error) return false;
   if (f.min_duration_ms) {
     const std::int64_t end = t.ended_at_ns();

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,8 +41,10 @@ struct TraceFilter {
   std::optional<protocol::SpanKind> kind;    // some span has this kind
   std::optional<bool> has_error;             // error_count > 0 (or == 0 for false)
   std::optional<double> min_duration_ms;     // trace duration (ended traces only)
-  std::int64_t since_ns = 0;                 // trace started at or after (0: unbounded)
-  std::int64_t until_ns = 0;                 // trace started at or before (0: unbounded)
+  // Trace started at or after / at or before; unbounded by default. Not 0 for "unset":
+  // until=0 (the epoch) is a bound a client may ask for, and must match nothing after it.
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();
   std::string q;                             // some span's name, error, or inputs/outputs/metadata JSON text contains it
   std::vector<std::pair<std::string, std::string>> meta;  // each (KEY, VALUE): some span's metadata_has(KEY, VALUE)
   std::size_t limit = 20;                    // newest first, at most this many

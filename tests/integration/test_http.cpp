@@ -80,6 +80,15 @@ TEST_CASE("queries list, filter, get, tree and run the traces sent over the sock
   CHECK(slow->body.find(trace_hex("a2")) != std::string::npos);
   CHECK(slow->body.find(trace_hex("b1")) == std::string::npos);
   CHECK(h.get("/api/traces?limit=5000")->status == 400);
+  // since / until bound the trace's start, both ends inclusive; the epoch (0) is a bound
+  // like any other, not "unset".
+  auto window = h.get("/api/traces?since=1732500001&until=1732500001.5");
+  CHECK(window->body.find(trace_hex("a2")) != std::string::npos);
+  CHECK(window->body.find(trace_hex("a1")) == std::string::npos);
+  CHECK(window->body.find(trace_hex("b1")) == std::string::npos);
+  CHECK(h.get("/api/traces?until=0")->body.starts_with(R"({"traces":[])"));
+  CHECK(h.get("/api/traces?since=0")->body.find(trace_hex("a1")) != std::string::npos);
+  CHECK(h.get("/api/traces?since=soon")->status == 400);
 
   auto one = h.get("/api/traces/a2");
   REQUIRE(one);

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <limits>
+
 #include "daemon/http/query.hpp"
 
 using namespace tracecol;
@@ -74,7 +77,8 @@ TEST_SUITE("http query") {
     CHECK_FALSE(q.value->filter.kind);
     CHECK_FALSE(q.value->filter.has_error);
     CHECK_FALSE(q.value->cursor);
-    CHECK(q.value->filter.since_ns == 0);
+    CHECK(q.value->filter.since_ns == std::numeric_limits<std::int64_t>::min());
+    CHECK(q.value->filter.until_ns == std::numeric_limits<std::int64_t>::max());
   }
 
   TEST_CASE("refuses out-of-range or malformed parameters with a reason") {

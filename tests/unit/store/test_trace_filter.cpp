@@ -153,6 +153,11 @@ TEST_SUITE("store filter") {
     CHECK_FALSE(one_off([](TraceFilter& f) { f.meta = {{"user", "alice"}}; }));
     CHECK_FALSE(one_off([](TraceFilter& f) { f.q = "xyz"; }));
     CHECK_FALSE(one_off([](TraceFilter& f) { f.since_ns = 2'000'000'000; }));
+    // The epoch is a bound like any other, not "unset": until=0 excludes a span started
+    // after it, since=0 admits it; a span at exactly the bound matches.
+    CHECK_FALSE(one_off([](TraceFilter& f) { f.until_ns = 0; }));
+    CHECK(one_off([](TraceFilter& f) { f.since_ns = 0; }));
+    CHECK(one_off([](TraceFilter& f) { f.since_ns = f.until_ns = 1'000'000'000; }));
     s.ended_at_ns = 0;  // an open span has no duration to compare
     CHECK_FALSE(span_matches(s, all()));
   }
