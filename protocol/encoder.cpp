@@ -122,24 +122,31 @@ inline const char* find_escape(const char* p, const char* const end) {
 
 /** Writes the escape of c (a byte needs_escape flags) at d; returns the new end (2 or 6 bytes). */
 inline char* write_escape(char* d, unsigned char c) {
-  static constexpr char hex[] = "0123456789abcdef";
-  *d++ = '\\';
-  switch (c) {
-    case '"': *d++ = '"'; break;
-    case '\\': *d++ = '\\'; break;
-    case '\n': *d++ = 'n'; break;
-    case '\r': *d++ = 'r'; break;
-    case '\t': *d++ = 't'; break;
-    case '\b': *d++ = 'b'; break;
-    case '\f': *d++ = 'f'; break;
-    default:
-      *d++ = 'u';
-      *d++ = '0';
-      *d++ = '0';
-      *d++ = hex[c >> 4];
-      *d++ = hex[c & 0xf];
+  d[0] = '\\';
+  // '"' and '\\' are escaped as themselves: the only escapes in JSON text (input.value,
+  // output.value), one every few bytes there, so they take no table and no jump.
+  if (c >= 0x20) [[likely]] {
+    d[1] = static_cast<char>(c);
+    return d + 2;
   }
-  return d;
+  static constexpr std::array<char, 0x20> short_form = [] {
+    std::array<char, 0x20> t{};
+    t['\b'] = 'b';
+    t['\t'] = 't';
+    t['\n'] = 'n';
+    t['\f'] = 'f';
+    t['\r'] = 'r';
+    return t;
+  }();
+  if (const char letter = short_form[c]; letter != 0) {
+    d[1] = letter;
+    return d + 2;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::memcpy(d + 1, "u00", 3);
+  d[4] = hex[c >> 4];
+  d[5] = hex[c & 0xf];
+  return d + 6;
 }
 
 }  // namespace
