@@ -222,7 +222,8 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
   d = write_nanos_string(d, span.started_at_ns);
   if (span.ended()) d = write_nanos_string(write_literal(d, ",\"endTimeUnixNano\":"), span.ended_at_ns);
   d = write_literal(d, ",\"attributes\":[");
-  d = write_bytes(d, kind_attributes()[static_cast<std::size_t>(span.kind)]);
+  const auto kind = static_cast<std::size_t>(span.kind);  // a kind past the table reads as CUSTOM's
+  d = write_bytes(d, kind_attributes()[kind < span_kind_count ? kind : span_kind_count - 1]);
   if (!span.run_id.empty()) {
     d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
     d = write_json_string(write_literal(d, "}}" TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
@@ -258,13 +259,17 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
 
 template <typename Out>
 void append_head(Out& out, std::string_view service_name) {
-  char* const start = extend(out, 160 + json_string_bound(service_name) + json_string_bound(otlp_scope_name) +
-                                      json_string_bound(otlp_scope_version));
-  char* d = write_literal(start, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
-  d = write_json_string(d, service_name);
-  d = write_json_string(write_literal(d, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":"), otlp_scope_name);
-  d = write_json_string(write_literal(d, ",\"version\":"), otlp_scope_version);
-  d = write_literal(d, "},\"spans\":[");
+  static constexpr char resource[] =
+      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
+  static constexpr char scope[] = "}}]},\"scopeSpans\":[{\"scope\":{\"name\":";
+  static constexpr char version[] = ",\"version\":";
+  static constexpr char spans[] = "},\"spans\":[";
+  char* d = extend(out, sizeof resource + sizeof scope + sizeof version + sizeof spans + json_string_bound(service_name) +
+                            json_string_bound(otlp_scope_name) + json_string_bound(otlp_scope_version));
+  d = write_json_string(write_literal(d, resource), service_name);
+  d = write_json_string(write_literal(d, scope), otlp_scope_name);
+  d = write_json_string(write_literal(d, version), otlp_scope_version);
+  d = write_literal(d, spans);
   out.resize(static_cast<std::size_t>(d - out.data()));
 }
 
