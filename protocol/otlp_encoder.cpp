@@ -122,9 +122,10 @@ constexpr std::size_t metadata_member_bound = 64;
 /**
  * The JSON string content write_json_string would write for a string read as written:
  * unescaped content already is it; escaped content is decoded and re-escaped (into
- * scratch) so every escape comes out in one canonical spelling. The canonical spelling
- * is never longer than the one read (every escape is at least as long as its
- * replacement), which the span's bound relies on: checked before anything is written.
+ * scratch) so every escape comes out in one canonical spelling. The span's bound counts
+ * the text as read, and the canonical spelling is never longer (every escape is at least
+ * as long as its replacement); were it ever longer, the content as read, valid JSON
+ * string content too, is written instead.
  */
 std::string_view json_content(std::string_view raw, bool escaped, std::string& scratch) {
   if (!escaped) return raw;
@@ -133,8 +134,7 @@ std::string_view json_content(std::string_view raw, bool escaped, std::string& s
   scratch.clear();
   append_json_string(scratch, text);
   const std::string_view content = std::string_view(scratch).substr(1, scratch.size() - 2);
-  if (content.size() > raw.size()) std::abort();
-  return content;
+  return content.size() <= raw.size() ? content : raw;
 }
 
 /** ,{"key":"metadata.<key>","value":{"<type>": with value_head = "\",\"value\":{\"<type>\":". */
