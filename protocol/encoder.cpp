@@ -173,9 +173,12 @@ std::size_t json_string_bound(std::string_view s) {
       quoted = _mm_sub_epi8(quoted, m.quoted);
       control = _mm_sub_epi8(control, m.control);
     }
+    // Each half's byte sum (at most 8 x 255) lands in the low 16 bits of its 64-bit lane.
     const __m128i q = _mm_sad_epu8(quoted, zero), c = _mm_sad_epu8(control, zero);
-    extra += static_cast<std::size_t>(_mm_cvtsi128_si64(q)) + static_cast<std::size_t>(_mm_extract_epi16(q, 4)) +
-             5 * (static_cast<std::size_t>(_mm_cvtsi128_si64(c)) + static_cast<std::size_t>(_mm_extract_epi16(c, 4)));
+    const auto lanes = [](__m128i v) {
+      return static_cast<std::size_t>(_mm_cvtsi128_si32(v) + _mm_extract_epi16(v, 4));
+    };
+    extra += lanes(q) + 5 * lanes(c);
   }
 #endif
   for (; p < end; ++p) {
