@@ -196,10 +196,39 @@ char* write_json_string(char* d, std::string_view s) {
   // every input byte still to come, so the copy never runs past it.
   while (end - p >= block) {
     std::memcpy(d, p, block);
+#if defined(__SSE2__)
+    unsigned bits = escape_bits16(p);
+    if (bits == 0) {
+      d += block;
+      p += block;
+      continue;
+    }
+    // The block's escapes from its one mask: the clean prefix is in place; after each
+    // escape the clean run up to the next is copied (16 bytes at once while that many
+    // input bytes remain, so the room is there too).
+    const char* const start = p;
+    const int first = std::countr_zero(bits);
+    d += first;
+    p += first;
+    for (;;) {
+      d = write_escape(d, static_cast<unsigned char>(*p++));
+      bits &= bits - 1;
+      const char* const next = bits != 0 ? start + std::countr_zero(bits) : start + block;
+      if (end - p >= block) {
+        std::memcpy(d, p, block);
+        d += next - p;
+        p = next;
+      } else {
+        while (p < next) *d++ = *p++;
+      }
+      if (bits == 0) break;
+    }
+#else
     const int clean = clean_prefix(p);
     d += clean;
     p += clean;
     if (clean < block) d = write_escape(d, static_cast<unsigned char>(*p++));
+#endif
   }
   for (; p < end; ++p) {
     const auto c = static_cast<unsigned char>(*p);
