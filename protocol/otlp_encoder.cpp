@@ -222,8 +222,7 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
   d = write_nanos_string(d, span.started_at_ns);
   if (span.ended()) d = write_nanos_string(write_literal(d, ",\"endTimeUnixNano\":"), span.ended_at_ns);
   d = write_literal(d, ",\"attributes\":[");
-  const auto kind = static_cast<std::size_t>(span.kind);  // a kind past the table reads as CUSTOM's
-  d = write_bytes(d, kind_attributes()[kind < span_kind_count ? kind : span_kind_count - 1]);
+  d = write_bytes(d, kind_attributes()[span_kind_index(span.kind)]);
   if (!span.run_id.empty()) {
     d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
     d = write_json_string(write_literal(d, "}}" TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
@@ -257,6 +256,19 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
 
 #undef TRACECOL_OTLP_ATTR
 
+/**
+ * Appends what write(d) writes through a cursor, at most `bound` bytes: one resize for the
+ * worst case, one shrink after. Past the bound, which every writer here relies on, it
+ * stops rather than go on from corrupted memory (unit tests hold spans built to reach it).
+ */
+template <typename Out, typename Write>
+void append_bounded(Out& out, std::size_t bound, Write&& write) {
+  char* const start = extend(out, bound);
+  char* const end = write(start);
+  if (static_cast<std::size_t>(end - start) > bound) std::abort();
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
 template <typename Out>
 void append_head(Out& out, std::string_view service_name) {
   static constexpr char resource[] =
@@ -264,13 +276,15 @@ void append_head(Out& out, std::string_view service_name) {
   static constexpr char scope[] = "}}]},\"scopeSpans\":[{\"scope\":{\"name\":";
   static constexpr char version[] = ",\"version\":";
   static constexpr char spans[] = "},\"spans\":[";
-  char* d = extend(out, sizeof resource + sizeof scope + sizeof version + sizeof spans + json_string_bound(service_name) +
-                            json_string_bound(otlp_scope_name) + json_string_bound(otlp_scope_version));
-  d = write_json_string(write_literal(d, resource), service_name);
-  d = write_json_string(write_literal(d, scope), otlp_scope_name);
-  d = write_json_string(write_literal(d, version), otlp_scope_version);
-  d = write_literal(d, spans);
-  out.resize(static_cast<std::size_t>(d - out.data()));
+  const std::size_t bound = sizeof resource + sizeof scope + sizeof version + sizeof spans +
+                            json_string_bound(service_name) + json_string_bound(otlp_scope_name) +
+                            json_string_bound(otlp_scope_version);
+  append_bounded(out, bound, [&](char* d) {
+    d = write_json_string(write_literal(d, resource), service_name);
+    d = write_json_string(write_literal(d, scope), otlp_scope_name);
+    d = write_json_string(write_literal(d, version), otlp_scope_version);
+    return write_literal(d, spans);
+  });
 }
 
 template <typename Out>
@@ -285,16 +299,11 @@ void append_spans(Out& out, const Trace& trace) {
       write_hex16(trace_hex, hexed.hi);
       write_hex16(trace_hex + 16, hexed.lo);
     }
-    const std::size_t bound = 1 + span_bound(span);
-    char* const start = extend(out, bound);
-    char* d = start;
-    if (!first) *d++ = ',';
+    append_bounded(out, 1 + span_bound(span), [&](char* d) {
+      if (!first) *d++ = ',';
+      return put_span(d, span, trace_hex);
+    });
     first = false;
-    d = put_span(d, span, trace_hex);
-    // Past the bound, which the writers rely on, stop rather than go on from corrupted
-    // memory (unit tests hold spans built to reach it).
-    if (static_cast<std::size_t>(d - start) > bound) std::abort();
-    out.resize(static_cast<std::size_t>(d - out.data()));
   }
 }
 

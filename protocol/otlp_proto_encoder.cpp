@@ -160,8 +160,7 @@ std::string_view kind_attributes(SpanKind kind) {
     }
     return t;
   }();
-  const auto k = static_cast<std::size_t>(kind);
-  return table[k < span_kind_count ? k : span_kind_count - 1];
+  return table[span_kind_index(kind)];
 }
 
 /** The text of a metadata string or key: as written when it has no escapes, else decoded into scratch. */

@@ -19,6 +19,11 @@ namespace tracecol::protocol {
 enum class SpanKind : std::uint8_t { agent, tool, llm, chain, team, custom };
 /** How many SpanKind values there are (custom is the last): the size of per-kind tables. */
 inline constexpr std::size_t span_kind_count = static_cast<std::size_t>(SpanKind::custom) + 1;
+/** kind as an index into a per-kind table; a value past custom (no decoder makes one) reads as custom. */
+constexpr std::size_t span_kind_index(SpanKind kind) {
+  const auto k = static_cast<std::size_t>(kind);
+  return k < span_kind_count ? k : span_kind_count - 1;
+}
 
 /** "AGENT", "TOOL", ... as the seed spells them. */
 std::string_view to_string(SpanKind kind);
