@@ -229,6 +229,9 @@ TEST_SUITE("export.fan_out") {
       }
     });
     auto producer = [&](std::uint64_t first) {
+      // Not before the watcher runs: on a loaded machine it was first scheduled after the
+      // whole load had been published and drained, and saw nothing mid-flight.
+      while (snapshots.load() == 0) std::this_thread::yield();
       for (std::uint64_t i = 0; i < 3000; ++i) {
         const TracePtr batch[] = {make_trace(first + 2 * i, i % 5), make_trace(first + 2 * i + 1, 1)};
         fan.publish(batch);
