@@ -24,6 +24,8 @@ std::string_view openinference_kind(SpanKind kind) {
   return "UNKNOWN";
 }
 
+bool openinference_kind_is_exact(SpanKind kind) { return kind != SpanKind::team && kind != SpanKind::custom; }
+
 namespace {
 
 /** "00".."99": two decimal digits per lookup. */
@@ -93,7 +95,7 @@ void write_hex16(char* d, std::uint64_t v) {
  */
 #define TRACECOL_OTLP_ATTR(key, type) ",{\"key\":\"" key "\",\"value\":{\"" type "\":"
 
-/** The kind attributes of each SpanKind, whole: openinference.span.kind then tracecol.kind. */
+/** The kind attributes of each SpanKind, whole: openinference.span.kind, then tracecol.kind where it is not exact. */
 const std::array<std::string, span_kind_count>& kind_attributes() {
   static const std::array<std::string, span_kind_count> all = [] {
     std::array<std::string, span_kind_count> t;
@@ -102,9 +104,12 @@ const std::array<std::string, span_kind_count>& kind_attributes() {
       std::string& a = t[k];
       a = std::string_view(TRACECOL_OTLP_ATTR("openinference.span.kind", "stringValue")).substr(1);
       append_json_string(a, openinference_kind(kind));
-      a += "}}" TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");
-      append_json_string(a, to_string(kind));
       a += "}}";
+      if (!openinference_kind_is_exact(kind)) {
+        a += TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue");
+        append_json_string(a, to_string(kind));
+        a += "}}";
+      }
     }
     return t;
   }();
@@ -190,7 +195,7 @@ std::size_t metadata_bound(std::string_view metadata) {
 
 /** An upper bound of put_span's output. */
 std::size_t span_bound(const Span& span) {
-  return span_fixed_bound + json_string_bound(span.name) + 2 * json_string_bound(span.run_id) +
+  return span_fixed_bound + json_string_bound(span.name) + json_string_bound(span.run_id) +
          json_string_bound(span.inputs) + json_string_bound(span.outputs) + json_string_bound(span.error) +
          metadata_bound(span.metadata);
 }
@@ -225,7 +230,6 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
   d = write_bytes(d, kind_attributes()[span_kind_index(span.kind)]);
   if (!span.run_id.empty()) {
     d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
-    d = write_json_string(write_literal(d, "}}" TRACECOL_OTLP_ATTR("tracecol.run_id", "stringValue")), span.run_id);
     d = write_literal(d, "}}");
   }
   if (!span.inputs.empty() && span.inputs != "{}") {

@@ -17,6 +17,12 @@ namespace tracecol::protocol {
 
 /** OpenInference's span kind for ours: TEAM -> AGENT, CUSTOM -> UNKNOWN (both OTLP encodings). */
 std::string_view openinference_kind(SpanKind kind);
+/**
+ * Whether openinference_kind(kind) names kind alone (AGENT, TOOL, LLM, CHAIN). TEAM and
+ * CUSTOM are not: they also get a tracecol.kind attribute, so a receiver (our own
+ * /v1/traces among them) can tell them apart. The other kinds don't repeat themselves.
+ */
+bool openinference_kind_is_exact(SpanKind kind);
 
 /** The instrumentation scope every encoded span is reported under. */
 inline constexpr std::string_view otlp_scope_name = "tracecol";
@@ -28,7 +34,7 @@ inline constexpr std::string_view otlp_scope_version = "0.1.0";
  * SPAN_KIND_INTERNAL (1); status is ERROR (2) with the error message, OK (1) for an ended
  * span without error, omitted (UNSET) while open; endTimeUnixNano is omitted while open.
  * Attributes: openinference.span.kind (TEAM -> AGENT, CUSTOM -> UNKNOWN), tracecol.kind
- * (exact), session.id and tracecol.run_id (when run_id is set), input.value /
+ * (TEAM and CUSTOM only), session.id (the run_id, when set), input.value /
  * input.mime_type (when inputs is not "{}"), output.value / output.mime_type (when
  * outputs is present), and one "metadata.<key>" per top-level metadata member (strings
  * as stringValue, integers as intValue, other numbers as doubleValue, booleans as

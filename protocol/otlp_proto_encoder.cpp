@@ -149,14 +149,14 @@ std::string encoded_attribute(std::string_view key, std::string_view text) {
   return out;
 }
 
-/** openinference.span.kind and tracecol.kind of each SpanKind, encoded together. */
+/** openinference.span.kind of each SpanKind, and tracecol.kind where that is not exact, encoded together. */
 std::string_view kind_attributes(SpanKind kind) {
   static const std::array<std::string, span_kind_count> table = [] {
     std::array<std::string, span_kind_count> t;
     for (std::size_t k = 0; k < span_kind_count; ++k) {
       const auto as_kind = static_cast<SpanKind>(k);
-      t[k] = encoded_attribute("openinference.span.kind", openinference_kind(as_kind)) +
-             encoded_attribute("tracecol.kind", to_string(as_kind));
+      t[k] = encoded_attribute("openinference.span.kind", openinference_kind(as_kind));
+      if (!openinference_kind_is_exact(as_kind)) t[k] += encoded_attribute("tracecol.kind", to_string(as_kind));
     }
     return t;
   }();
@@ -210,9 +210,9 @@ std::size_t metadata_reserve(std::string_view metadata) {
 
 /** An upper bound of put_span's output. */
 std::size_t span_reserve(const Span& span) {
-  // 10 attributes of our own (kind x2, run id x2, input x2, output x2, peer x2), their keys
+  // 10 attributes of our own at most (kind x2, run id, input x2, output x2, peer x2), their keys
   // (under 256 bytes together), ids, times and status.
-  return 512 + 10 * attribute_overhead + span.name.size() + 2 * span.run_id.size() + span.inputs.size() +
+  return 512 + 10 * attribute_overhead + span.name.size() + span.run_id.size() + span.inputs.size() +
          span.outputs.size() + span.error.size() + metadata_reserve(span.metadata);
 }
 
@@ -260,7 +260,6 @@ char* put_span(char* d, const Span& span) {
   d = write_bytes(d, kind_attributes(span.kind));
   if (!span.run_id.empty()) {
     d = put_string_attribute(d, "session.id", span.run_id);
-    d = put_string_attribute(d, "tracecol.run_id", span.run_id);
   }
   static const std::string input_mime = encoded_attribute("input.mime_type", "application/json");
   static const std::string output_mime = encoded_attribute("output.mime_type", "application/json");

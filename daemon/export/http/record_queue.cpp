@@ -6,12 +6,12 @@ namespace tracecol::exporters::http {
 
 std::uint64_t encoded_size_estimate(const protocol::Trace& trace) {
   // Per span, OTLP JSON: ~768 bytes of ids, times, kind, status and attribute keys; the run
-  // id twice (session.id, tracecol.run_id); inputs and outputs with a quarter for escaping;
+  // id (session.id); inputs and outputs with a quarter for escaping;
   // metadata four times over, each key becoming a whole attribute object. Never less than
   // the span's footprint in memory, which the queue keeps alive after the store evicts it.
   std::uint64_t estimate = 64;
   for (const auto& s : trace.spans) {
-    const std::uint64_t encoded = 768 + s.name.size() + 2 * s.run_id.size() + s.error.size() +
+    const std::uint64_t encoded = 768 + s.name.size() + s.run_id.size() + s.error.size() +
                                   (s.inputs.size() + s.outputs.size()) * 5 / 4 + 4 * s.metadata.size();
     estimate += std::max<std::uint64_t>(encoded, s.footprint());
   }

@@ -116,6 +116,23 @@ TEST_SUITE("otlp decoder") {
     CHECK(r.spans[1].kind == tp::SpanKind::custom);
   }
 
+  TEST_CASE("reads what earlier tracecols sent: tracecol.kind and tracecol.run_id on every span") {
+    // Before the duplicates were dropped, every span repeated its kind and run id. A tracecol
+    // still receiving from one keeps both, and tracecol.run_id wins over session.id.
+    const std::string body =
+        R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c",)"
+        R"("spanId":"b7ad6b7169203331","name":"n","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[)"
+        R"({"key":"openinference.span.kind","value":{"stringValue":"LLM"}},)"
+        R"({"key":"tracecol.kind","value":{"stringValue":"LLM"}},)"
+        R"({"key":"session.id","value":{"stringValue":"s-1"}},)"
+        R"({"key":"tracecol.run_id","value":{"stringValue":"run-7"}}]}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].kind == tp::SpanKind::llm);
+    CHECK(r.spans[0].run_id == "run-7");
+    CHECK(r.spans[0].metadata.find("tracecol") == std::string::npos);
+  }
+
   TEST_CASE("decodes a request written the way the OpenTelemetry JS SDK writes it") {
     const tp::OtlpDecodeResult r = tp::decode_otlp_request(js_sdk_request, {});
     REQUIRE(r.ok);

@@ -108,6 +108,23 @@ TEST_SUITE("otlp encoder") {
     CHECK(attribute(spans[1], "tracecol.kind") == "stringValue=CUSTOM");
   }
 
+  TEST_CASE("an exact OpenInference kind and the run id are not repeated") {
+    // AGENT, LLM, TOOL name our kind alone: tracecol.kind would only repeat it; session.id
+    // is the run id. Every byte here goes out per span.
+    const std::string out = encode_golden();
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(out.data(), out.size());
+    REQUIRE(!doc.HasParseError());
+    const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    REQUIRE(spans.Size() == 3);
+    for (const auto& s : spans.GetArray()) {
+      CHECK(attribute(s, "tracecol.kind").empty());
+      CHECK(attribute(s, "tracecol.run_id").empty());
+      CHECK(attribute(s, "session.id") == "stringValue=run-42");
+    }
+    CHECK(out.find("tracecol.") == std::string::npos);
+  }
+
   TEST_CASE("an open span has no end time and no status") {
     tp::Trace trace = golden_trace();
     trace.spans.resize(1);
