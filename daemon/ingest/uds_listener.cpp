@@ -102,6 +102,9 @@ void UdsListener::start() { net::co_spawn(strand_, accept_loop(), net::detached)
 
 void UdsListener::stop(std::chrono::steady_clock::time_point read_deadline) {
   net::post(strand_, [this, read_deadline] {
+    stopping_ = true;
+    stop_deadline_ = read_deadline;
+    drain_backlog();
     close();
     backoff_.cancel();
     // On the accept strand, after close: every connection ever accepted is in the map.
@@ -128,48 +131,63 @@ bool UdsListener::peer_allowed(const std::optional<PeerCred>& peer) const {
 net::awaitable<void> UdsListener::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
+    // A socket accepted just before stop() closed the acceptor is served all the same.
+    if (!ec) admit(std::move(socket));
     if (!acceptor_.is_open() || ec == net::error::operation_aborted) co_return;
-    if (ec) {
-      ctx_.counters.accept_errors.fetch_add(1, std::memory_order_relaxed);
-      std::uint64_t suppressed = 0;
-      if (accept_error_log.allow(&suppressed)) {
-        daemon::log(LogLevel::warn, "accept on %s failed: %s; pausing accepts for 100ms (%" PRIu64
-                    " more accept errors not logged)", options_.path.c_str(), ec.message().c_str(), suppressed);
-      }
-      // EMFILE/ENFILE leave the connection in the backlog: pause instead of spinning on it.
-      backoff_.expires_after(std::chrono::milliseconds(100));
-      co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
-      continue;
+    if (!ec) continue;
+    ctx_.counters.accept_errors.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (accept_error_log.allow(&suppressed)) {
+      daemon::log(LogLevel::warn, "accept on %s failed: %s; pausing accepts for 100ms (%" PRIu64
+                  " more accept errors not logged)", options_.path.c_str(), ec.message().c_str(), suppressed);
     }
-    // One getsockopt per connection: it both gates the peer and names it on every span.
-    const std::optional<PeerCred> peer = read_peer_cred(socket.native_handle());
-    if (!peer_allowed(peer)) {
-      ctx_.counters.connections_denied.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    if (ctx_.counters.connections_active.load(std::memory_order_relaxed) >= options_.max_connections) {
-      ctx_.counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    ctx_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t id = next_id_++;
-    auto connection = std::make_shared<Connection>(std::move(socket), id, ctx_, peer);
-    {
-      std::lock_guard lock(mutex_);
-      // Sweep entries of closed connections once they outnumber the live ones (amortised
-      // O(1) per accept). A stale weak_ptr pins its make_shared block, so the bound is on
-      // the live count, not on --max-connections (10k-connection caps would pin ~20k blocks).
-      if (connections_.size() > 64 + 2 * ctx_.counters.connections_active.load(std::memory_order_relaxed)) {
-        std::erase_if(connections_, [](const auto& kv) { return kv.second.expired(); });
-      }
-      connections_.emplace(id, connection);
-    }
-    connection->start();
+    // EMFILE/ENFILE leave the connection in the backlog: pause instead of spinning on it.
+    backoff_.expires_after(std::chrono::milliseconds(100));
+    co_await backoff_.async_wait(net::as_tuple(net::use_awaitable));
   }
+}
+
+void UdsListener::drain_backlog() {
+  if (!acceptor_.is_open()) return;
+  boost::system::error_code ec;
+  acceptor_.non_blocking(true, ec);
+  while (!ec) {
+    local_stream::socket socket(strand_);
+    acceptor_.accept(socket, ec);  // would_block once the backlog is empty
+    if (!ec) admit(std::move(socket));
+  }
+}
+
+void UdsListener::admit(local_stream::socket socket) {
+  // One getsockopt per connection: it both gates the peer and names it on every span.
+  const std::optional<PeerCred> peer = read_peer_cred(socket.native_handle());
+  if (!peer_allowed(peer)) {
+    ctx_.counters.connections_denied.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  if (ctx_.counters.connections_active.load(std::memory_order_relaxed) >= options_.max_connections) {
+    ctx_.counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  ctx_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t id = next_id_++;
+  auto connection = std::make_shared<Connection>(std::move(socket), id, ctx_, peer);
+  {
+    std::lock_guard lock(mutex_);
+    // Sweep entries of closed connections once they outnumber the live ones (amortised
+    // O(1) per accept). A stale weak_ptr pins its make_shared block, so the bound is on
+    // the live count, not on --max-connections (10k-connection caps would pin ~20k blocks).
+    if (connections_.size() > 64 + 2 * ctx_.counters.connections_active.load(std::memory_order_relaxed)) {
+      std::erase_if(connections_, [](const auto& kv) { return kv.second.expired(); });
+    }
+    connections_.emplace(id, connection);
+  }
+  connection->start();
+  if (stopping_) connection->stop_reading(stop_deadline_);
 }
 
 void UdsListener::stop_connections(std::chrono::steady_clock::time_point read_deadline) {

@@ -45,9 +45,11 @@ class UdsListener {
   std::optional<std::string> open();
   void start();
   /**
-   * Any thread: on the listener's strand, stops accepting, removes the socket file, then
-   * asks every live connection to read what its agent still sends until read_deadline
-   * (see Connection::stop_reading). No connection is accepted after that.
+   * Any thread: on the listener's strand, accepts the connections already waiting in the
+   * kernel's backlog (their agents connected and wrote before the stop: their spans are
+   * drained like everyone's), stops accepting, removes the socket file, then asks every
+   * live connection to read what its agent still sends until read_deadline (see
+   * Connection::stop_reading). No connection is accepted after that.
    */
   void stop(std::chrono::steady_clock::time_point read_deadline);
   /** Same, synchronously; only when no io thread runs (startup failure, destruction). */
@@ -55,6 +57,10 @@ class UdsListener {
 
  private:
   net::awaitable<void> accept_loop();
+  /** An accepted socket: checked against the allow lists and the cap, then served. On the strand. */
+  void admit(local_stream::socket socket);
+  /** Accepts without waiting until the backlog is empty (shutdown). On the strand. */
+  void drain_backlog();
   /** The peer's SO_PEERCRED against the allow lists (true when there are none); logs a refusal. */
   bool peer_allowed(const std::optional<PeerCred>& peer) const;
   void stop_connections(std::chrono::steady_clock::time_point read_deadline);
@@ -66,6 +72,9 @@ class UdsListener {
   local_stream::acceptor acceptor_;
   net::steady_timer backoff_;
   std::uint64_t next_id_ = 1;
+  // Set by stop() on the strand: a connection admitted after it is asked to stop at once.
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   std::mutex mutex_;

@@ -89,4 +89,29 @@ TEST_CASE("SIGINT also drains and exits 0") {
   CHECK(str(file.records[0], "trace_id") == trace_hex("77"));
   CHECK(d.err().find("exit summary:") != std::string::npos);
 }
+
+TEST_CASE("SIGTERM drains agents still waiting in the accept backlog") {
+  // Agents connect, write a whole trace and hang up faster than the daemon accepts; the
+  // signal comes right after. The kernel queued those connections before the stop, so
+  // their spans count as sent: they must be exported, not dropped with the backlog.
+  TempDir dir;
+  const std::string out = dir.file("out.ndjson");
+  Daemon d(dir, dir.file("s.sock"), {"--export-file", out});
+  REQUIRE(d.wait_ready());
+  constexpr int agents = 300;
+  for (int i = 0; i < agents; ++i) {
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    const std::string trace = std::to_string(1000 + i);
+    REQUIRE(c.write_all(span_line(SpanSpec(trace, "1")) + trace_end_line(trace)));
+  }
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  auto file = read_ndjson(out);
+  CHECK(file.bad_lines == 0);
+  std::set<std::string> traces;
+  for (const auto& rec : file.records) traces.insert(str(rec, "trace_id"));
+  CHECK(traces.size() == static_cast<std::size_t>(agents));
+}
 }
