@@ -16,6 +16,9 @@ using daemon::LogLevel;
 
 // One limiter for the whole daemon: a flood of bad lines costs a few log lines a second.
 daemon::RateLimiter g_reject_log(5);
+// Connection summaries with rejections: a connect-send-garbage-close loop must not
+// write one line per connection (it reached 2 MB/s of log before this bound).
+daemon::RateLimiter g_close_log(5);
 
 /**
  * Whether metadata may hold a top-level "peer.pid" / "peer.uid" of the agent's own: a cheap
@@ -212,6 +215,11 @@ void Connection::reject(protocol::RejectReason reason, std::size_t length, std::
 void Connection::log_close() const {
   const LogLevel level = rejected_ > 0 ? LogLevel::info : LogLevel::debug;
   if (!daemon::log_enabled(level)) return;
+  std::uint64_t suppressed = 0;
+  if (level == LogLevel::info && !g_close_log.allow(&suppressed)) return;
+  if (suppressed > 0)
+    daemon::log(level, "%" PRIu64 " more summaries of connections with rejected lines suppressed (log rate limit)",
+                suppressed);
   std::string reasons;
   for (std::size_t i = 0; i < rejected_by_reason_.size(); ++i) {
     if (rejected_by_reason_[i] == 0) continue;

@@ -12,6 +12,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/proc_probe.hpp"
 #include "tests/integration/wire.hpp"
 
 using namespace tracecol::integration;
@@ -174,6 +175,35 @@ TEST_CASE("a connection closed mid-line drops the partial line and the daemon go
   CHECK(records_for(file, trace_hex("dead")).empty());
   CHECK(records_for(file, trace_hex("a11e")).size() == 1);
   CHECK(d.err().find("partial_dropped=1") != std::string::npos);
+}
+
+TEST_CASE("a connect-garbage-close loop does not write a log line per connection") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir));
+  REQUIRE(d.wait_ready());
+  constexpr int loops = 300;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < loops; ++i) {
+    SocketClient c(d.socket_path());
+    REQUIRE(c.connected());
+    REQUIRE(c.write_all("x\n"));
+  }
+  // Every close is read before the drain ends: the exit summary counts them all.
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  const std::string err = d.err();
+  std::size_t closes = 0, lines = 0;
+  for (std::size_t at = 0; (at = err.find(" closed: ", at)) != std::string::npos; ++at) ++closes;
+  for (char ch : err) lines += ch == '\n';
+  INFO("stderr: " << err);
+  CHECK(summary_field(err, "rejected") == std::optional<std::uint64_t>(loops));
+  INFO("stderr lines: " << lines << ", connection summaries: " << closes << ", seconds: " << seconds);
+  // Five a second per limiter (rejected lines, connection summaries), plus a "suppressed"
+  // note each, whatever the loop's speed (it was one summary per connection).
+  CHECK(closes <= static_cast<std::size_t>(5 * (seconds + 1)));
+  CHECK(lines <= static_cast<std::size_t>(30 * (seconds + 1)) + 20);
 }
 
 TEST_CASE("CRLF line endings and blank lines are accepted and not counted") {
