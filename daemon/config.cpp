@@ -95,6 +95,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--max-traces", c.max_traces, "Traces kept in the store (oldest evicted first)")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_TRACES");
   env(app.add_option("--max-store-bytes", c.max_store_bytes_text, "Memory bound of the store")->capture_default_str(), "TRACECOL_MAX_STORE_BYTES");
   env(app.add_option("--max-spans-per-trace", c.max_spans_per_trace, "Spans accepted per trace")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_SPANS_PER_TRACE");
+  env(app.add_option("--max-trace-bytes", c.max_trace_bytes_text, "Memory one trace may take in the store; its further spans are rejected (0: a quarter of --max-store-bytes)")->capture_default_str(), "TRACECOL_MAX_TRACE_BYTES");
   env(app.add_option("--max-line-bytes", c.max_line_bytes_text, "Longest protocol line accepted")->capture_default_str(), "TRACECOL_MAX_LINE_BYTES");
   env(app.add_option("--max-depth", c.max_depth, "Deepest JSON nesting accepted in a line")->check(CLI::Range(std::size_t{2}, std::size_t{512}))->capture_default_str(), "TRACECOL_MAX_DEPTH");
   env(app.add_option("--allow-uid", c.allow_uids, "Only agents running as this uid (or an --allow-gid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_UID");
@@ -142,6 +143,7 @@ std::optional<std::string> finalize(Config& c) {
   struct SizeOpt { const char* flag; const std::string& text; std::uint64_t& out; std::uint64_t min; };
   for (SizeOpt o : {SizeOpt{"--file-max-bytes", c.file_max_bytes_text, c.file_max_bytes, 0},
                     SizeOpt{"--max-store-bytes", c.max_store_bytes_text, c.max_store_bytes, 1024},
+                    SizeOpt{"--max-trace-bytes", c.max_trace_bytes_text, c.max_trace_bytes, 0},
                     SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64},
                     SizeOpt{"--http-max-body", c.http_max_body_text, c.http_max_body, 1},
                     SizeOpt{"--export-http-max-batch-bytes", c.export_http_max_batch_bytes_text, c.export_http_max_batch_bytes, 1},
@@ -152,6 +154,10 @@ std::optional<std::string> finalize(Config& c) {
     o.out = *v;
   }
   if (c.max_line_bytes > (std::uint64_t{1} << 30)) return "--max-line-bytes: at most 1GiB";
+  // One trace is kept whatever its size when it is the store's newest: without a bound of
+  // its own, a single agent could take the daemon far past --max-store-bytes.
+  if (c.max_trace_bytes == 0) c.max_trace_bytes = c.max_store_bytes / 4;
+  if (c.max_trace_bytes > c.max_store_bytes) return "--max-trace-bytes: at most --max-store-bytes";
   struct DurOpt { const char* flag; const std::string& text; std::chrono::nanoseconds& out; };
   for (DurOpt o : {DurOpt{"--trace-linger", c.trace_linger_text, c.trace_linger},
                    DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout},

@@ -32,6 +32,7 @@ struct Config {
   std::size_t max_traces = 1000;
   std::string max_store_bytes_text = "256MiB";
   std::size_t max_spans_per_trace = 10000;
+  std::string max_trace_bytes_text = "0";  // 0: a quarter of --max-store-bytes
   std::string max_line_bytes_text = "1MiB";
   std::size_t max_depth = 64;
   std::size_t max_connections = 1024;
@@ -66,6 +67,7 @@ struct Config {
   unsigned socket_mode = 0660;
   std::uint64_t file_max_bytes = 0;
   std::uint64_t max_store_bytes = 0;
+  std::uint64_t max_trace_bytes = 0;  // resolved: never 0, never over max_store_bytes
   std::uint64_t max_line_bytes = 0;
   std::uint64_t http_max_body = 0;
   std::chrono::nanoseconds http_timeout{};

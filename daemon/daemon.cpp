@@ -175,6 +175,7 @@ int run(const Config& config) {
   assembler_options.trace_linger = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_linger);
   assembler_options.trace_idle_timeout = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_idle_timeout);
   assembler_options.max_spans_per_trace = config.max_spans_per_trace;
+  assembler_options.max_trace_bytes = config.max_trace_bytes;
   assembler_options.sample_rate = config.sample_rate;
   assembler_options.sample_keep_errors = config.sample_keep_errors;
   Pipeline pipeline(io, assembler_options, {config.max_traces, config.max_store_bytes}, fan_out);

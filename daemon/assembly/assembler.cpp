@@ -139,21 +139,23 @@ struct Assembler::Impl {
 
   /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
   Refusal add_late(Txn& txn, Span&& span, bool is_end) {
-    switch (late.add(txn, std::move(span), is_end, options.max_spans_per_trace)) {
+    switch (late.add(txn, std::move(span), is_end, options.max_spans_per_trace, options.max_trace_bytes)) {
       case LateSpans::Outcome::merged: bump(counters.spans_merged); break;
       case LateSpans::Outcome::added:
         bump(counters.spans_accepted);
         bump(counters.spans_late);
         break;
       case LateSpans::Outcome::too_many_spans: return protocol::RejectReason::too_many_spans;
+      case LateSpans::Outcome::trace_too_large: return protocol::RejectReason::trace_too_large;
       case LateSpans::Outcome::bad_time: return protocol::RejectReason::bad_time;
     }
     return std::nullopt;
   }
 
   /**
-   * Adds or merges one span. Refused: too_many_spans when the trace is full, bad_time when
-   * merging would end the span before its start (the stored span stays as it was).
+   * Adds or merges one span. Refused: too_many_spans when the trace is full,
+   * trace_too_large when it would pass max_trace_bytes, bad_time when merging would end
+   * the span before its start (the stored span stays as it was).
    */
   Refusal add_span(Txn& txn, Span&& span, bool is_end, Clock::time_point now) {
     const TraceId id = span.trace_id;
@@ -163,12 +165,16 @@ struct Assembler::Impl {
       o = &it->second;
     } else if (txn.contains(id)) {
       return add_late(txn, std::move(span), is_end);
+    } else if (would_exceed(0, span, options.max_trace_bytes)) {
+      return protocol::RejectReason::trace_too_large;  // before start_trace: no empty trace left behind
     } else {
       o = &start_trace(txn, id);
     }
     Trace& trace = *txn.find_open(id);
     Refusal refusal;
-    if (Span* known = find_span(trace, span.span_id, o->index.get())) {
+    if (would_exceed(txn.bytes_of(id), span, options.max_trace_bytes)) {
+      refusal = protocol::RejectReason::trace_too_large;
+    } else if (Span* known = find_span(trace, span.span_id, o->index.get())) {
       const std::size_t before = known->footprint();
       o->account(*known, -1);
       const bool merged = merge_span(*known, std::move(span), is_end);

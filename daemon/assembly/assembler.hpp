@@ -24,6 +24,7 @@ struct AssemblerOptions {
   Clock::duration trace_linger = std::chrono::seconds(1);      // root ended, nothing open, quiet this long
   Clock::duration trace_idle_timeout = std::chrono::minutes(5); // no event this long -> complete:false
   std::size_t max_spans_per_trace = 10000;
+  std::size_t max_trace_bytes = 64u << 20;  // footprint of one trace; past it spans are refused (trace_too_large)
   double sample_rate = 1.0;            // fraction of traces exported, decided from trace_id
   bool sample_keep_errors = true;      // traces with an error are exported regardless
 };
@@ -33,7 +34,7 @@ struct AssemblerCounters {
   std::uint64_t spans_accepted = 0;        // new spans added to a trace
   std::uint64_t spans_merged = 0;          // duplicates / span_end merged into a known span
   std::uint64_t spans_late = 0;            // accepted after their trace was exported
-  std::uint64_t spans_rejected = 0;        // too_many_spans, or a merge ending a span before its start (bad_time)
+  std::uint64_t spans_rejected = 0;        // too_many_spans, trace_too_large, or a merge ending a span before its start (bad_time)
   std::uint64_t traces_started = 0;
   std::uint64_t traces_completed = 0;      // by trace_end / trace / linger
   std::uint64_t traces_timed_out = 0;      // idle timeout (complete:false)

@@ -10,9 +10,10 @@ using protocol::Span;
 using protocol::Trace;
 
 LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& span, bool is_end,
-                                  std::size_t max_spans) {
+                                  std::size_t max_spans, std::size_t max_bytes) {
   const protocol::TraceId id = span.trace_id;
-  // A new span for a full trace is refused before thaw(): no copy of a big exported trace.
+  // Refusals come before thaw(): no copy of a big exported trace for a span it won't take.
+  if (would_exceed(txn.bytes_of(id), span, max_bytes)) return Outcome::trace_too_large;
   if (const Trace* seen = txn.peek(id); seen != nullptr && seen->spans.size() >= max_spans &&
       std::none_of(seen->spans.begin(), seen->spans.end(), [&](const Span& s) { return s.span_id == span.span_id; })) {
     return Outcome::too_many_spans;

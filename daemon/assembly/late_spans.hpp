@@ -22,11 +22,15 @@ namespace tracecol::assembly {
  */
 class LateSpans {
  public:
-  /** too_many_spans: the trace is full; bad_time: the merge would end the span before its start. */
-  enum class Outcome { merged, added, too_many_spans, bad_time };
+  /**
+   * too_many_spans: the trace is full; trace_too_large: the span would take it past
+   * max_bytes; bad_time: the merge would end the span before its start.
+   */
+  enum class Outcome { merged, added, too_many_spans, trace_too_large, bad_time };
 
   /** Precondition: the store holds span.trace_id exported. */
-  Outcome add(store::TraceStore::Transaction& txn, protocol::Span&& span, bool is_end, std::size_t max_spans);
+  Outcome add(store::TraceStore::Transaction& txn, protocol::Span&& span, bool is_end, std::size_t max_spans,
+              std::size_t max_bytes);
   /** A new trace takes this id in the store (the old one was evicted): its index is stale. */
   void forget(const protocol::TraceId& id) { traces_.erase(id); }
   /** The follow-up records collected since the last take(), in first-late-span order. */

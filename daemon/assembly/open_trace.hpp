@@ -41,6 +41,15 @@ struct OpenTrace {
   bool ready() const { return roots > 0 && roots_ended == roots && open_spans == 0; }
 };
 
+/**
+ * True when `incoming` would take a trace of `trace_bytes` (store footprint) past
+ * `max_bytes`. A new span adds its footprint; a copy merged into a known span adds at
+ * most that much, so both are judged by it before anything is changed.
+ */
+inline bool would_exceed(std::size_t trace_bytes, const protocol::Span& incoming, std::size_t max_bytes) {
+  return trace_bytes + incoming.footprint() > max_bytes;
+}
+
 /** Finds a span by id in trace.spans; uses `index` when given. */
 protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id, const SpanIndex* index);
 

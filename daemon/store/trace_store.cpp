@@ -174,6 +174,12 @@ Trace& TraceStore::Transaction::insert(const TraceId& id) {
   return *e.trace;
 }
 
+std::size_t TraceStore::Transaction::bytes_of(const TraceId& id) const {
+  auto& entries = store_->impl_->entries;
+  auto it = entries.find(id);
+  return it == entries.end() ? 0 : it->second.bytes;
+}
+
 void TraceStore::Transaction::add_bytes(const TraceId& id, std::ptrdiff_t delta, std::ptrdiff_t spans_delta) {
   Impl& impl = *store_->impl_;
   auto it = impl.entries.find(id);

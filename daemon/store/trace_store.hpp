@@ -135,6 +135,8 @@ class TraceStore {
     bool is_exported(const protocol::TraceId& id) const;
     /** Inserts an empty open trace as the newest (precondition: !contains(id)). O(1). */
     protocol::Trace& insert(const protocol::TraceId& id);
+    /** The footprint bytes counted for a held trace (0 when absent). */
+    std::size_t bytes_of(const protocol::TraceId& id) const;
     /** Records that a span footprint was added to / removed from a held trace. */
     void add_bytes(const protocol::TraceId& id, std::ptrdiff_t delta, std::ptrdiff_t spans_delta);
     /**

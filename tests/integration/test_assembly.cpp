@@ -194,6 +194,31 @@ TEST_CASE("--max-spans-per-trace 10 rejects the 11th span") {
   CHECK(f.records[0]["spans"].Size() == 10);
 }
 
+TEST_CASE("--max-trace-bytes refuses the spans that would take one trace past it and the other traces go on") {
+  // --max-store-bytes 4MiB: a trace may take 1MiB. 40 spans of 100 KB would take 4 MB.
+  Rig r({"--max-store-bytes", "4MiB", "--trace-linger", "50ms"});
+  const std::string pad(100'000, 'p');
+  std::string lines = span_line(SpanSpec("31", "1"));
+  for (int i = 1; i <= 40; ++i)
+    lines += span_line(SpanSpec("30", std::to_string(i), i == 1 ? "" : "1").with(R"("inputs":{"p":")" + pad + R"("})"));
+  lines += span_line(SpanSpec("32", "1"));
+  auto fl = r.send(lines + trace_end_line("30") + trace_end_line("31") + trace_end_line("32"));
+  CHECK(fl.rejected >= 29);
+  CHECK(fl.rejected <= 31);
+  CHECK(fl.accepted + fl.rejected == 45);
+  CHECK(fl.last_error.find("trace_too_large") != std::string::npos);
+  auto f = r.records(3);
+  REQUIRE(f.records.size() == 3);
+  std::size_t big_spans = 0, small_traces = 0;
+  for (const auto& rec : f.records) {
+    if (str(rec, "trace_id") == trace_hex("30")) big_spans = rec["spans"].Size();
+    else ++small_traces;
+  }
+  CHECK(big_spans == 40 - fl.rejected);
+  CHECK(small_traces == 2);  // neither was evicted to make room for the big one
+  CHECK(r.daemon->running());
+}
+
 TEST_CASE("--sample-rate 0 exports only traces with an error") {
   Rig r({"--sample-rate", "0"});
   r.send(span_line(SpanSpec("20", "1")) + trace_end_line("20") +

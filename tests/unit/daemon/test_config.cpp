@@ -62,6 +62,7 @@ TEST_SUITE("config") {
     CHECK(c.max_traces == 1000);
     CHECK(c.max_line_bytes == 1u << 20);
     CHECK(c.max_store_bytes == 256u << 20);
+    CHECK(c.max_trace_bytes == 64u << 20);  // a quarter of the store
     CHECK(c.trace_linger == std::chrono::nanoseconds(1s));
     CHECK(c.trace_idle_timeout == std::chrono::nanoseconds(5min));
     CHECK(c.export_console);
@@ -158,6 +159,20 @@ TEST_SUITE("config") {
     const std::string error = parse(c, {"--config", path});
     std::filesystem::remove(path);
     CHECK(error.find("max-tracez") != std::string::npos);
+  }
+
+  TEST_CASE("--max-trace-bytes follows --max-store-bytes unless set and never exceeds it") {
+    d::Config a;
+    CHECK(parse(a, {"--max-store-bytes", "32MiB"}) == "");
+    CHECK(a.max_trace_bytes == 8u << 20);
+    d::Config b;
+    CHECK(parse(b, {"--max-store-bytes", "32MiB", "--max-trace-bytes", "32MiB"}) == "");
+    CHECK(b.max_trace_bytes == 32u << 20);
+    d::Config c;
+    CHECK(parse(c, {"--max-store-bytes", "32MiB", "--max-trace-bytes", "33MiB"}).find("--max-trace-bytes") !=
+          std::string::npos);
+    d::Config e;
+    CHECK(parse(e, {"--max-trace-bytes", "big"}).find("--max-trace-bytes") != std::string::npos);
   }
 
   TEST_CASE("rejects invalid values with a message naming the flag") {
