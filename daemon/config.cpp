@@ -97,6 +97,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--max-spans-per-trace", c.max_spans_per_trace, "Spans accepted per trace")->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))->capture_default_str(), "TRACECOL_MAX_SPANS_PER_TRACE");
   env(app.add_option("--max-trace-bytes", c.max_trace_bytes_text, "Memory one trace may take in the store; its further spans are rejected (0: a quarter of --max-store-bytes)")->capture_default_str(), "TRACECOL_MAX_TRACE_BYTES");
   env(app.add_option("--max-line-bytes", c.max_line_bytes_text, "Longest protocol line accepted")->capture_default_str(), "TRACECOL_MAX_LINE_BYTES");
+  env(app.add_option("--max-line-buffer-bytes", c.max_line_buffer_bytes_text, "Memory all agent connections together may hold in unfinished long lines (a line that would need more is rejected)")->capture_default_str(), "TRACECOL_MAX_LINE_BUFFER_BYTES");
   env(app.add_option("--max-depth", c.max_depth, "Deepest JSON nesting accepted in a line")->check(CLI::Range(std::size_t{2}, std::size_t{512}))->capture_default_str(), "TRACECOL_MAX_DEPTH");
   env(app.add_option("--allow-uid", c.allow_uids, "Only agents running as this uid (or an --allow-gid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_UID");
   env(app.add_option("--allow-gid", c.allow_gids, "Only agents with this primary gid (or an --allow-uid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_GID");
@@ -145,6 +146,7 @@ std::optional<std::string> finalize(Config& c) {
                     SizeOpt{"--max-store-bytes", c.max_store_bytes_text, c.max_store_bytes, 1024},
                     SizeOpt{"--max-trace-bytes", c.max_trace_bytes_text, c.max_trace_bytes, 0},
                     SizeOpt{"--max-line-bytes", c.max_line_bytes_text, c.max_line_bytes, 64},
+                    SizeOpt{"--max-line-buffer-bytes", c.max_line_buffer_bytes_text, c.max_line_buffer_bytes, 0},
                     SizeOpt{"--http-max-body", c.http_max_body_text, c.http_max_body, 1},
                     SizeOpt{"--export-http-max-batch-bytes", c.export_http_max_batch_bytes_text, c.export_http_max_batch_bytes, 1},
                     SizeOpt{"--export-http-queue-bytes", c.export_http_queue_bytes_text, c.export_http_queue_bytes, 1}}) {
@@ -154,6 +156,9 @@ std::optional<std::string> finalize(Config& c) {
     o.out = *v;
   }
   if (c.max_line_bytes > (std::uint64_t{1} << 30)) return "--max-line-bytes: at most 1GiB";
+  // One line of the longest size must always be receivable.
+  if (c.max_line_buffer_bytes < c.max_line_bytes + 2)
+    return "--max-line-buffer-bytes: must be at least --max-line-bytes (one whole line of it)";
   // One trace is kept whatever its size when it is the store's newest: without a bound of
   // its own, a single agent could take the daemon far past --max-store-bytes.
   if (c.max_trace_bytes == 0) c.max_trace_bytes = c.max_store_bytes / 4;

@@ -34,6 +34,7 @@ struct Config {
   std::size_t max_spans_per_trace = 10000;
   std::string max_trace_bytes_text = "0";  // 0: a quarter of --max-store-bytes
   std::string max_line_bytes_text = "1MiB";
+  std::string max_line_buffer_bytes_text = "64MiB";
   std::size_t max_depth = 64;
   std::size_t max_connections = 1024;
   std::vector<unsigned> allow_uids;  // --allow-uid: SO_PEERCRED uids let in (with allow_gids; none: all)
@@ -69,6 +70,7 @@ struct Config {
   std::uint64_t max_store_bytes = 0;
   std::uint64_t max_trace_bytes = 0;  // resolved: never 0, never over max_store_bytes
   std::uint64_t max_line_bytes = 0;
+  std::uint64_t max_line_buffer_bytes = 0;
   std::uint64_t http_max_body = 0;
   std::chrono::nanoseconds http_timeout{};
   std::chrono::nanoseconds trace_linger{};

@@ -182,8 +182,10 @@ int run(const Config& config) {
 
   std::atomic<std::int64_t> monotonic_offset{protocol::current_monotonic_offset_ns()};
   ingest::IngestCounters counters;
+  ingest::LineBudget line_budget(config.max_line_buffer_bytes);  // outlives every connection
   ingest::ConnectionContext ctx{pipeline, counters, decode_options(config), config.max_line_bytes, 8,
                                 monotonic_offset};
+  ctx.line_budget = &line_budget;
   ingest::UdsListener listener(
       io, {config.socket, config.socket_mode, config.max_connections, config.allow_uids, config.allow_gids}, ctx);
   if (auto error = listener.open()) {
@@ -214,13 +216,14 @@ int run(const Config& config) {
     const bool http_token = !http_options.access.token.empty();
     http::MetricsSources sources{&counters, [&pipeline] { return pipeline.assembler().counters(); },
                                  [&pipeline] { return pipeline.store().counters(); },
-                                 [&fan_out] { return fan_out.counters(); }, {}};
+                                 [&fan_out] { return fan_out.counters(); }, {}, {}};
     // GET /api/stream: the hub is one more exporter (own worker and queue, never slows
     // ingest); the pipeline publishes finished spans only while a subscriber wants them.
     auto stream_hub = std::make_shared<http::StreamHub>();
     fan_out.add(http::make_stream_exporter(stream_hub), config.export_queue);
     pipeline.set_span_gate([stream_hub] { return stream_hub->wants_spans(); });
     sources.stream = [stream_hub] { return stream_hub->counters(); };
+    sources.line_buffer_bytes = [&line_budget] { return static_cast<std::uint64_t>(line_budget.held()); };
     http::ServerContext http_context{pipeline.store(), pipeline, &counters, &monotonic_offset, std::move(sources),
                                      stream_hub};
     http_server.emplace(io, std::move(http_options), std::move(http_context));

@@ -18,7 +18,7 @@ std::string_view to_string(RejectReason reason) {
       "line_too_long", "invalid_utf8", "invalid_json", "too_deep",         "duplicate_key", "not_an_object",
       "missing_type",  "unknown_type", "missing_trace_id", "bad_trace_id", "missing_span_id", "bad_span_id",
       "bad_kind",      "bad_time",     "bad_field",        "too_many_spans",
-      "trace_too_large"};
+      "trace_too_large", "line_buffer_full"};
   const auto i = static_cast<std::size_t>(reason);
   return i < names.size() ? names[i] : "unknown";
 }

@@ -25,6 +25,7 @@ enum class RejectReason : std::uint8_t {
   bad_field,         // a known field of the wrong JSON type (inputs not an object, name not a string ...)
   too_many_spans,    // over --max-spans-per-trace (decided by the assembler)
   trace_too_large,   // would take its trace past --max-trace-bytes (decided by the assembler)
+  line_buffer_full,  // a long line with --max-line-buffer-bytes already held by unfinished lines (the framer)
   count_
 };
 

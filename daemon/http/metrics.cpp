@@ -91,6 +91,7 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     m.control_lines = c.control_lines.load(std::memory_order_relaxed);
     m.blank_lines = c.lines_blank.load(std::memory_order_relaxed);
     m.connections_active = c.connections_active.load(std::memory_order_relaxed);
+    if (s.line_buffer_bytes) m.line_buffer_bytes = s.line_buffer_bytes();
     m.connections_refused = c.connections_refused.load(std::memory_order_relaxed);
     m.connections_denied = c.connections_denied.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < c.rejected.size(); ++i) {
@@ -172,6 +173,8 @@ std::string format_prometheus(const MetricsSnapshot& m) {
   single(out, "tracecol_blank_lines_total", "counter", "Blank lines skipped (not in lines received).",
          m.blank_lines);
   single(out, "tracecol_connections_active", "gauge", "Agent socket connections open now.", m.connections_active);
+  single(out, "tracecol_line_buffer_bytes", "gauge",
+         "Buffer held now by agents' unfinished long lines (bounded by --max-line-buffer-bytes).", m.line_buffer_bytes);
   single(out, "tracecol_connections_refused_total", "counter", "Agent connections closed over --max-connections.",
          m.connections_refused);
   single(out, "tracecol_connections_denied_total", "counter",

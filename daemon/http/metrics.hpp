@@ -79,6 +79,7 @@ struct MetricsSources {
   std::function<store::StoreCounters()> store;
   std::function<std::vector<exporters::ExporterCounters>()> exporters;
   std::function<StreamCounters()> stream;  // GET /api/stream's hub (absent: both read 0)
+  std::function<std::uint64_t()> line_buffer_bytes;  // the agents' LineBudget held now (absent: 0)
 };
 
 /** Plain values read from the sources once per scrape (so the formatter is testable). */
@@ -90,6 +91,7 @@ struct MetricsSnapshot {
   std::uint64_t control_lines = 0;  // flush / hello: received, neither accepted nor rejected
   std::uint64_t blank_lines = 0;    // not in lines_received
   std::uint64_t connections_active = 0;
+  std::uint64_t line_buffer_bytes = 0;
   std::uint64_t connections_refused = 0;  // agent connections over --max-connections
   std::uint64_t connections_denied = 0;   // agent peers not in --allow-uid / --allow-gid
   std::uint64_t traces_completed = 0;

@@ -40,7 +40,7 @@ Connection::Connection(local_stream::socket socket, std::uint64_t id, Connection
       quiet_timer_(strand_),
       id_(id),
       ctx_(context),
-      framer_(context.max_line_bytes),
+      framer_(context.max_line_bytes, 64 * 1024, context.line_budget),
       decoder_(context.decode),
       peer_(peer) {
   ctx_.counters.connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -105,6 +105,11 @@ net::awaitable<void> Connection::read_loop() {
     }
     if (!ec) {
       auto space = framer_.prepare();
+      if (const auto dropped = framer_.take_budget_drop()) {
+        ++line_number_;
+        ctx_.counters.lines_received.fetch_add(1, std::memory_order_relaxed);
+        reject(protocol::RejectReason::line_buffer_full, *dropped, 0, {});
+      }
       auto [read_ec, read_n] = co_await socket_.async_read_some(net::buffer(space.data(), space.size()),
                                                                  net::as_tuple(net::use_awaitable));
       ec = read_ec;

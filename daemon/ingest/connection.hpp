@@ -31,6 +31,8 @@ struct ConnectionContext {
   std::atomic<std::uint64_t> readers_active{0};    // connections still reading
   /** At shutdown a connection reads on until its peer is silent this long (or EOF). */
   std::chrono::milliseconds shutdown_quiet{100};
+  /** Shared by every connection's unfinished long lines (--max-line-buffer-bytes); nullptr: unbounded. */
+  LineBudget* line_budget = nullptr;
 };
 
 /**

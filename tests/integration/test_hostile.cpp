@@ -206,6 +206,45 @@ TEST_CASE("a connect-garbage-close loop does not write a log line per connection
   CHECK(lines <= static_cast<std::size_t>(30 * (seconds + 1)) + 20);
 }
 
+TEST_CASE("agents holding unfinished long lines share --max-line-buffer-bytes and never pass it") {
+  TempDir dir;
+  Daemon d(dir, dir.file("s.sock"), args_with(dir, {"--max-line-buffer-bytes", "4MiB", "--trace-linger", "50ms"}));
+  REQUIRE(d.wait_ready());
+  // 20 agents each send 900 KB of one line and stop there: 18 MB if each were buffered.
+  constexpr int agents = 20;
+  std::vector<std::unique_ptr<SocketClient>> clients;
+  const std::string head = R"({"type":"span","trace_id":"1","span_id":"1","started_at":1732500001,"name":")";
+  for (int i = 0; i < agents; ++i) {
+    clients.push_back(std::make_unique<SocketClient>(d.socket_path()));
+    REQUIRE(clients.back()->connected());
+    REQUIRE(clients.back()->write_all(head + std::string(900'000, 'A')));
+  }
+  // Each line ends; then a good span on every connection: every connection goes on.
+  int dropped = 0, whole = 0;
+  for (int i = 0; i < agents; ++i) {
+    auto& c = *clients[static_cast<std::size_t>(i)];
+    REQUIRE(c.write_all("\"}\n" + good_span(std::to_string(0x100 + i), "1")));
+    const auto f = c.flush(1);
+    REQUIRE(f);
+    CHECK(f->accepted + f->rejected == 2);  // the long line (whole or dropped), then the good span
+    if (f->rejected == 1) {
+      CHECK(f->last_error == "line_buffer_full");
+      ++dropped;
+    } else {
+      ++whole;
+    }
+  }
+  // 4 MiB holds at most four 900 KB lines at once (each buffer past its free 128 KiB).
+  CHECK(whole >= 1);
+  CHECK(whole <= 4);
+  CHECK(dropped == agents - whole);
+  clients.clear();
+  auto st = d.terminate();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+  CHECK(summary_field(d.err(), "rejected.line_buffer_full") == std::optional<std::uint64_t>(dropped));
+}
+
 TEST_CASE("CRLF line endings and blank lines are accepted and not counted") {
   TempDir dir;
   Daemon d(dir, dir.file("s.sock"), args_with(dir));

@@ -63,6 +63,7 @@ TEST_SUITE("config") {
     CHECK(c.max_line_bytes == 1u << 20);
     CHECK(c.max_store_bytes == 256u << 20);
     CHECK(c.max_trace_bytes == 64u << 20);  // a quarter of the store
+    CHECK(c.max_line_buffer_bytes == 64u << 20);
     CHECK(c.trace_linger == std::chrono::nanoseconds(1s));
     CHECK(c.trace_idle_timeout == std::chrono::nanoseconds(5min));
     CHECK(c.export_console);
@@ -173,6 +174,15 @@ TEST_SUITE("config") {
           std::string::npos);
     d::Config e;
     CHECK(parse(e, {"--max-trace-bytes", "big"}).find("--max-trace-bytes") != std::string::npos);
+  }
+
+  TEST_CASE("--max-line-buffer-bytes must hold one whole line of --max-line-bytes") {
+    d::Config a;
+    CHECK(parse(a, {"--max-line-bytes", "8MiB", "--max-line-buffer-bytes", "4MiB"}).find("--max-line-buffer-bytes") !=
+          std::string::npos);
+    d::Config b;
+    CHECK(parse(b, {"--max-line-bytes", "8MiB", "--max-line-buffer-bytes", "16MiB"}) == "");
+    CHECK(b.max_line_buffer_bytes == 16u << 20);
   }
 
   TEST_CASE("rejects invalid values with a message naming the flag") {

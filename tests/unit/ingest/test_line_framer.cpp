@@ -8,6 +8,7 @@
 
 #include "daemon/ingest/line_framer.hpp"
 
+using tracecol::ingest::LineBudget;
 using tracecol::ingest::LineFramer;
 
 namespace {
@@ -175,5 +176,55 @@ TEST_SUITE("line framer") {
   TEST_CASE("never offers more than the read size to write into") {
     LineFramer framer(100, 64);
     CHECK(framer.prepare().size() == 64);
+  }
+
+  TEST_CASE("long lines share one budget: a line that would pass it is dropped and skipped, the next one is whole") {
+    // read_size 64: buffers up to 128 bytes are free; growth past that comes from the budget.
+    LineBudget budget(1000);
+    LineFramer a(4096, 64, &budget), b(4096, 64, &budget);
+    std::vector<std::string> lines_a, lines_b;
+    std::size_t too_long = 0;
+    auto feed = [&](LineFramer& f, std::vector<std::string>& lines, const std::string& bytes) {
+      std::size_t pos = 0;
+      while (pos < bytes.size()) {
+        auto space = f.prepare();
+        if (auto dropped = f.take_budget_drop()) lines.push_back("dropped:" + std::to_string(*dropped));
+        const std::size_t n = std::min(space.size(), bytes.size() - pos);
+        std::memcpy(space.data(), bytes.data() + pos, n);
+        pos += n;
+        f.commit(n, [&](std::string_view line) { lines.emplace_back(line); }, [&](std::size_t) { ++too_long; });
+      }
+    };
+    feed(a, lines_a, std::string(900, 'a'));  // unfinished: a holds ~900 bytes past the free part
+    CHECK(budget.held() > 700);
+    CHECK(budget.held() <= budget.limit());
+    feed(b, lines_b, std::string(600, 'b') + "\n" + "ok\n");  // no room to grow: dropped, then "ok"
+    REQUIRE(lines_b.size() == 2);
+    CHECK(lines_b[0].rfind("dropped:", 0) == 0);
+    CHECK(lines_b[1] == "ok");
+    feed(a, lines_a, "\n");  // a's line completes whole
+    REQUIRE(lines_a.size() == 1);
+    CHECK(lines_a[0] == std::string(900, 'a'));
+    CHECK(too_long == 0);
+    a.release();
+    CHECK(budget.held() == 0);  // a gave its growth back; b never took any
+    feed(b, lines_b, std::string(600, 'c') + "\n");  // now there is room
+    CHECK(lines_b.back() == std::string(600, 'c'));
+  }
+
+  TEST_CASE("a framer gives its budget back when it is destroyed holding a line") {
+    LineBudget budget(1 << 20);
+    {
+      LineFramer f(1 << 16, 64, &budget);
+      std::size_t fed = 0;
+      while (fed < 5000) {
+        auto space = f.prepare();
+        std::memset(space.data(), 'x', space.size());
+        fed += space.size();
+        f.commit(space.size(), [](std::string_view) {}, [](std::size_t) {});
+      }
+      CHECK(budget.held() > 4000);
+    }
+    CHECK(budget.held() == 0);
   }
 }
