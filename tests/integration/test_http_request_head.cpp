@@ -92,6 +92,29 @@ TEST_CASE("Transfer-Encoding other than chunked alone is refused and the connect
   CHECK(next->status == 200);
 }
 
+TEST_CASE("a head of empty fields past 16 KiB is refused with 431 like any other") {
+  // Beast's own header_limit let "a:\r\n" repeated past it (a 32 MB head was read, its
+  // fields taking 18x that in memory); the daemon counts the head itself.
+  TempDir dir;
+  HttpDaemon h(dir, {});
+  std::string empties;
+  for (int i = 0; i < 200'000; ++i) empties += "a:\r\n";  // 800 KB
+  for (const char* target : {"/api/traces", "/api/traces?ab", "/healthz", "/nope"}) {
+    CAPTURE(target);
+    auto e = send_raw(h.port, std::string("GET ") + target + " HTTP/1.1\r\nHost: localhost\r\n" + empties + "\r\n");
+    REQUIRE(e.first);
+    CHECK(e.first->status == 431);
+    CHECK(e.first->body == R"({"error":"request headers too large"})");
+    CHECK(e.closed);
+  }
+  // A head just under the limit is still served.
+  std::string fine;
+  for (int i = 0; i < 1000; ++i) fine += "a:\r\n";  // 4 KB
+  auto ok = send_raw(h.port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + fine + "\r\n");
+  REQUIRE(ok.first);
+  CHECK(ok.first->status == 200);
+}
+
 TEST_CASE("one Host in HTTP/1.1, and no second Authorization, Sec-Fetch-Site or Origin: first-wins is refused") {
   TempDir dir;
   const std::string token = "2b7e151628aed2a6abf7158809cf4f3c";
