@@ -61,6 +61,7 @@ std::vector<SseEvent> StreamSubscriber::take() {
   std::lock_guard lock(mu_);
   out.swap(queue_);
   queued_bytes_ = 0;
+  behind_since_ = {};
   return out;
 }
 
@@ -69,15 +70,20 @@ StreamSubscriber::State StreamSubscriber::state() const {
   return state_;
 }
 
-bool StreamSubscriber::push(const SseEvent& e) {
+bool StreamSubscriber::push(const SseEvent& e, std::chrono::steady_clock::time_point now) {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::open) return true;  // already leaving: nothing to queue, nothing to count
     // The bound is on the backlog already waiting, not on the event: one trace record
     // bigger than the whole bound (a few long prompts make one) must reach a reader that
-    // keeps up, not drop every subscriber as "slow". A subscriber holds at most the bound
-    // plus one event, and events are shared with the others.
+    // keeps up, not drop every subscriber as "slow". A subscriber holds at most
+    // burst_factor bounds plus one event, and events are shared with the others.
+    bool slow = false;
     if (queued_bytes_ >= max_bytes_) {
+      if (behind_since_ == std::chrono::steady_clock::time_point{}) behind_since_ = now;
+      slow = queued_bytes_ >= burst_factor * max_bytes_ || now - behind_since_ >= slow_after;
+    }
+    if (slow) {
       state_ = State::dropped;
       queue_.clear();
       queued_bytes_ = 0;

@@ -6,6 +6,7 @@
 // falls behind is dropped (and counted), never waited for.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,10 +56,18 @@ class StreamSubscriber {
   State state() const;
 
   /**
-   * Hub side: queues e; false (and the state becomes dropped) when the events already
-   * queued reach the byte bound. An event larger than the bound is taken by a queue below it.
+   * Hub side: queues e; false (and the state becomes dropped) when the reader is slow: its
+   * backlog has stayed at or over the byte bound for slow_after since its last take(), or
+   * reached burst_factor times the bound. A burst (one POST of 200 big traces, a flush at
+   * shutdown) is published faster than any reader can take it: a reader that keeps up
+   * takes it within slow_after and stays. An event larger than the bound is taken by a
+   * queue below it.
    */
-  bool push(const SseEvent& e);
+  bool push(const SseEvent& e) { return push(e, std::chrono::steady_clock::now()); }
+  bool push(const SseEvent& e, std::chrono::steady_clock::time_point now);
+
+  static constexpr std::size_t burst_factor = 16;
+  static constexpr std::chrono::seconds slow_after{1};
   /** Ends the subscription (shutdown, peer gone); the queue is discarded. */
   void close(State why = State::closed);
 
@@ -72,6 +81,7 @@ class StreamSubscriber {
   mutable std::mutex mu_;
   std::vector<SseEvent> queue_;
   std::size_t queued_bytes_ = 0;
+  std::chrono::steady_clock::time_point behind_since_{};  // backlog reached the bound (epoch: not behind)
   State state_ = State::open;
 };
 

@@ -262,6 +262,30 @@ TEST_SUITE("http stream") {
     CHECK(metric_is(h, "tracecol_http_stream_subscribers", "1"));
   }
 
+  TEST_CASE("a burst of 200 traces of 20 KB in one POST reaches a reader that keeps up") {
+    // 4 MB published in one go, faster than any reader takes it: four times the queue.
+    TempDir dir;
+    HttpDaemon h(dir, {});
+    SseClient reader(h.port);
+    subscribe(h, reader, "/api/stream?events=trace", 1);
+    const std::string blob(20000, 'z');
+    std::string lines;
+    std::string last;
+    for (int t = 0; t < 200; ++t) {
+      last = hex(0xB0057 + t, 32);
+      lines += span_line(SpanSpec(last, "1").with("\"inputs\":{\"text\":\"" + blob + "\"}")) + trace_end_line(last);
+    }
+    // One POST is one batch: its 200 traces complete, and are published, at once.
+    HttpClient poster(h.port);
+    auto posted = poster.request("POST", "/api/spans", lines, "Content-Type: application/x-ndjson\r\n");
+    REQUIRE(posted);
+    CHECK(posted->status == 200);
+    const auto seen = traces_until(reader, last);
+    CHECK(seen.size() == 200);
+    CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 200);
+    CHECK(metric_is(h, "tracecol_http_stream_dropped_total{reason=\"slow_reader\"}", "0"));
+  }
+
   TEST_CASE("a reader that stops reading is dropped and counted, ingest and a healthy reader go on") {
     TempDir dir;
     HttpDaemon h(dir, {});

@@ -97,12 +97,12 @@ TEST_SUITE("http stream hub") {
     CHECK(hub.counters().subscribers == 1);
   }
 
-  TEST_CASE("a subscriber over its byte bound is dropped and counted, the others keep going") {
+  TEST_CASE("a subscriber whose backlog reaches the burst bound is dropped and counted, the others keep going") {
     const auto one = http::encode_trace_event(make_trace())->size();
     StreamHub hub(one * 3);
     auto slow = hub.subscribe(query(), [] {});
     auto fast = hub.subscribe(query(), [] {});
-    for (int i = 0; i < 10; ++i) {
+    for (std::size_t i = 0; i < 3 * StreamSubscriber::burst_factor + 2; ++i) {
       hub.publish_trace(make_trace());
       CHECK(fast->take().size() == 1);  // the healthy one reads as it goes
     }
@@ -116,6 +116,23 @@ TEST_SUITE("http stream hub") {
     CHECK(hub.counters().dropped_slow_reader == 2);
   }
 
+  TEST_CASE("a burst over the bound reaches a reader that takes it in time; a backlog left there too long drops it") {
+    using namespace std::chrono_literals;
+    const auto event = http::encode_trace_event(make_trace());
+    const auto t0 = std::chrono::steady_clock::time_point(100h);
+    StreamSubscriber reader(query(), event->size() * 4);
+    // A burst of ten events at once: 2.5 bounds queued before the reader wakes up.
+    for (int i = 0; i < 10; ++i) CHECK(reader.push(event, t0 + 1ms * i));
+    CHECK(reader.take().size() == 10);  // it kept up: the next burst starts from nothing
+    for (int i = 0; i < 10; ++i) CHECK(reader.push(event, t0 + 500ms + 1ms * i));
+    CHECK(reader.state() == StreamSubscriber::State::open);
+    // Over the bound since t0 + 504ms: still there past slow_after, the reader is slow.
+    CHECK(reader.push(event, t0 + 504ms + StreamSubscriber::slow_after - 1ms));
+    CHECK_FALSE(reader.push(event, t0 + 504ms + StreamSubscriber::slow_after));
+    CHECK(reader.state() == StreamSubscriber::State::dropped);
+    CHECK(reader.take().empty());
+  }
+
   TEST_CASE("an event larger than the whole bound reaches a reader that keeps up") {
     const auto one = http::encode_trace_event(make_trace())->size();
     StreamHub hub(one / 2);  // every event is twice the bound
@@ -125,9 +142,8 @@ TEST_SUITE("http stream hub") {
       CHECK(reader->state() == StreamSubscriber::State::open);
       CHECK(reader->take().size() == 1);
     }
-    // Behind by one such event, the next one drops it: the backlog is at the bound.
-    hub.publish_trace(make_trace());
-    hub.publish_trace(make_trace());
+    // Behind by burst_factor bounds of such events, it is dropped.
+    for (std::size_t i = 0; i < StreamSubscriber::burst_factor / 2 + 2; ++i) hub.publish_trace(make_trace());
     CHECK(reader->state() == StreamSubscriber::State::dropped);
     CHECK(hub.counters().dropped_slow_reader == 1);
   }
