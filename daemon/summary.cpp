@@ -44,6 +44,8 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
   // Spans, for the accounting identities of docs/metrics.md.
   field(out, "spans_sampled_out", a.spans_sampled_out);
   field(out, "spans_published", a.spans_published);
+  field(out, "span_updates_published", a.span_updates_published);
+  field(out, "span_updates_sampled_out", a.span_updates_sampled_out);
   field(out, "spans_open", a.spans_open);
   const auto s = pipeline.store().counters();
   field(out, "stored", s.traces);

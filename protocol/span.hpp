@@ -64,6 +64,7 @@ struct Span {
   bool orphan = false;         // parent never seen in this trace (set when the tree is built)
   bool late = false;           // arrived after its trace was exported
   bool has_peer = false;       // arrived over the agents' socket: peer_pid / peer_uid are set
+  bool update = false;         // in a follow-up record: the new state of a span exported before (not a new span)
   std::int32_t peer_pid = 0;   // SO_PEERCRED of the connection (0: the agent is outside our pid namespace)
   std::uint32_t peer_uid = 0;  // rendered into metadata as "peer.pid" / "peer.uid" on output
   std::string run_id;

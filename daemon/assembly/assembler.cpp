@@ -24,7 +24,7 @@ struct Counters {
   std::atomic<std::uint64_t> spans_accepted{0}, spans_merged{0}, spans_late{0}, spans_rejected{0},
       traces_started{0}, traces_completed{0}, traces_timed_out{0}, traces_flushed_open{0}, traces_published{0},
       follow_ups_published{0}, traces_sampled_out{0}, spans_published{0}, spans_sampled_out{0},
-      trace_ends_ignored{0};
+      span_updates_published{0}, span_updates_sampled_out{0}, trace_ends_ignored{0};
   std::atomic<std::uint64_t> spans_open{0};  // a gauge: up when a span joins an open trace, down when it leaves
 };
 
@@ -61,16 +61,20 @@ struct Assembler::Impl {
   }
 
   void emit(TracePtr trace) {
-    const std::size_t spans = trace->spans.size();
+    std::size_t updates = 0;  // only follow-ups hold updates
+    if (trace->follow_up) updates = std::count_if(trace->spans.begin(), trace->spans.end(), [](const Span& s) { return s.update; });
+    const std::size_t spans = trace->spans.size() - updates;
     const bool keep = sampled_in(trace->trace_id, options.sample_rate) ||
                       (options.sample_keep_errors && has_error(*trace));
     if (!keep) {
       bump(counters.traces_sampled_out);
       bump(counters.spans_sampled_out, spans);
+      bump(counters.span_updates_sampled_out, updates);
       return;
     }
     bump(counters.traces_published);
     bump(counters.spans_published, spans);
+    bump(counters.span_updates_published, updates);
     if (trace->follow_up) bump(counters.follow_ups_published);
     finished.push_back(std::move(trace));
   }
@@ -177,7 +181,7 @@ struct Assembler::Impl {
     } else if (Span* known = find_span(trace, span.span_id, o->index.get())) {
       const std::size_t before = known->footprint();
       o->account(*known, -1);
-      const bool merged = merge_span(*known, std::move(span), is_end);
+      const bool merged = merge_span(*known, std::move(span), is_end) != Merge::refused;
       o->account(*known, +1);
       if (merged) {
         txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
@@ -330,6 +334,8 @@ AssemblerCounters Assembler::counters() const {
   out.traces_sampled_out = v(c.traces_sampled_out);
   out.spans_published = v(c.spans_published);
   out.spans_sampled_out = v(c.spans_sampled_out);
+  out.span_updates_published = v(c.span_updates_published);
+  out.span_updates_sampled_out = v(c.span_updates_sampled_out);
   out.trace_ends_ignored = v(c.trace_ends_ignored);
   out.spans_open = v(c.spans_open);
   return out;

@@ -44,6 +44,10 @@ struct AssemblerCounters {
   std::uint64_t traces_sampled_out = 0;
   std::uint64_t spans_published = 0;       // spans inside published records
   std::uint64_t spans_sampled_out = 0;
+  // Follow-up copies of spans exported before that changed since (a span_end after its
+  // trace timed out): not new spans, so outside spans_accepted's identity.
+  std::uint64_t span_updates_published = 0;
+  std::uint64_t span_updates_sampled_out = 0;
   std::uint64_t trace_ends_ignored = 0;    // trace_end for a trace never seen (or evicted)
   // Gauge: spans in traces not exported yet. At a quiet moment (no apply or tick running)
   // spans_accepted = spans_published + spans_sampled_out + spans_open (docs/metrics.md).

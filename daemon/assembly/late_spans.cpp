@@ -28,11 +28,21 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
   }
   Outcome outcome = Outcome::added;
   if (Span* known = find_span(*stored, span.span_id, late.index.get())) {
-    // Already exported once: the stored copy learns the new fields, nobody is told twice.
+    // Already exported once: the stored copy learns the new fields. A copy that said
+    // nothing new (the same span sent again) tells nobody; one that did (the span_end of
+    // a span exported open when its trace timed out: its end, outputs, error) goes out in
+    // the follow-up record, or the exporters would never hear how the span ended.
     const std::size_t before = known->footprint();
-    if (merge_span(*known, std::move(span), is_end)) {
+    const Merge merge = merge_span(*known, std::move(span), is_end);
+    if (merge != Merge::refused) {
       txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
       outcome = Outcome::merged;
+      if (merge == Merge::changed) {
+        Span update = *known;
+        update.late = true;
+        update.update = true;
+        record_of(late, *stored).put(std::move(update));
+      }
     } else {
       outcome = Outcome::bad_time;
     }
@@ -42,16 +52,7 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
     if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
     if (span.run_id.empty()) span.run_id = stored->run_id;
     span.late = true;
-    if (late.record == no_record) {
-      auto record = std::make_shared<Trace>();
-      record->trace_id = id;
-      record->run_id = stored->run_id;
-      record->complete = true;
-      record->follow_up = true;
-      late.record = records_.size();
-      records_.push_back(std::move(record));
-    }
-    records_[late.record]->spans.push_back(span);  // exporters get this copy, the store keeps the span
+    record_of(late, *stored).put(Span(span));  // exporters get this copy, the store keeps the span
     txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
     stored->spans.push_back(std::move(span));
     index_appended(*stored, late.index);
@@ -59,6 +60,33 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
   late.indexed_spans = stored->spans.size();
   txn.refreeze(id);
   return outcome;
+}
+
+LateSpans::Record LateSpans::record_of(PerTrace& late, const Trace& stored) {
+  if (late.record == no_record) {
+    auto record = std::make_shared<Trace>();
+    record->trace_id = stored.trace_id;
+    record->run_id = stored.run_id;
+    record->complete = true;
+    record->follow_up = true;
+    late.record = records_.size();
+    records_.push_back(std::move(record));
+  }
+  return Record{*records_[late.record]};
+}
+
+void LateSpans::Record::put(Span&& span) {
+  // A span both added and updated in one apply goes out once, as it stands at the end
+  // (still a new span, not an update: it was never published before).
+  for (Span& s : trace.spans) {
+    if (s.span_id == span.span_id) {
+      const bool update = s.update;
+      s = std::move(span);
+      s.update = update;
+      return;
+    }
+  }
+  trace.spans.push_back(std::move(span));
 }
 
 std::vector<std::shared_ptr<Trace>> LateSpans::take() {

@@ -15,7 +15,8 @@ namespace tracecol::assembly {
  * Adds late spans to the stored (thawed, then refrozen) trace and collects the new ones
  * into one follow-up record per trace: Trace{trace_id, run_id, complete, follow_up,
  * just the late spans}. A copy of a span already exported is merged into the stored
- * span and not collected, so every span is published once. Big traces get a span index
+ * span; it is collected (flagged late) only when it changed the span, so a span sent
+ * twice is published once, and the end of a span exported open is published. Big traces get a span index
  * built on first use and kept across applies (at most max_indexes of them), so a stream
  * of late copies for one big trace costs O(1) each, not O(trace). Owned by the
  * assembler; not thread-safe.
@@ -45,6 +46,13 @@ class LateSpans {
     std::unique_ptr<SpanIndex> index; // for traces past linear_scan_limit
     std::size_t indexed_spans = 0;    // trace size the index describes: a mismatch means rebuild
   };
+  /** This apply's follow-up record of one trace. */
+  struct Record {
+    protocol::Trace& trace;
+    /** Adds a span, or replaces the copy of it already in the record. */
+    void put(protocol::Span&& span);
+  };
+  Record record_of(PerTrace& late, const protocol::Trace& stored);
   std::unordered_map<protocol::TraceId, PerTrace, protocol::TraceIdHash> traces_;
   std::vector<std::shared_ptr<protocol::Trace>> records_;
 };

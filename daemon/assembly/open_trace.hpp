@@ -56,12 +56,16 @@ protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id, const Spa
 /** Records the span just appended to trace.spans; creates *index once the trace outgrows a scan. */
 void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& index);
 
+/** What merge_span did: refused (bad_time), or merged and whether the stored span changed. */
+enum class Merge { refused, unchanged, changed };
+
 /**
  * Merges a second copy of a span into the stored one. A duplicate (`is_end` false) only
  * fills fields the stored copy lacks; a span_end overwrites the end time, outputs and
- * error and merges its metadata keys into the stored metadata. Returns false, leaving
- * `stored` as it was, when the merge would end the span before its start (bad_time).
+ * error and merges its metadata keys into the stored metadata. refused, leaving `stored`
+ * as it was, when the merge would end the span before its start (bad_time); unchanged
+ * when the copy said nothing new (the same span sent twice).
  */
-[[nodiscard]] bool merge_span(protocol::Span& stored, protocol::Span&& update, bool is_end);
+[[nodiscard]] Merge merge_span(protocol::Span& stored, protocol::Span&& update, bool is_end);
 
 }  // namespace tracecol::assembly

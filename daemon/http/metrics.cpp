@@ -109,6 +109,8 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
     m.spans_late = a.spans_late;
     m.spans_sampled_out = a.spans_sampled_out;
     m.spans_published = a.spans_published;
+    m.span_updates_published = a.span_updates_published;
+    m.span_updates_sampled_out = a.span_updates_sampled_out;
     m.spans_open = a.spans_open;
   }
   if (s.store) {
@@ -199,6 +201,11 @@ std::string format_prometheus(const MetricsSnapshot& m) {
          m.spans_sampled_out);
   single(out, "tracecol_spans_published_total", "counter", "Spans inside the trace records handed to every exporter.",
          m.spans_published);
+  single(out, "tracecol_span_updates_published_total", "counter",
+         "Follow-up copies of spans exported before that changed since (a span_end after its trace timed out).",
+         m.span_updates_published);
+  single(out, "tracecol_span_updates_sampled_out_total", "counter",
+         "Follow-up copies of changed spans inside the records sampling left out.", m.span_updates_sampled_out);
   single(out, "tracecol_spans_open", "gauge", "Spans in traces the assembler has not exported yet.", m.spans_open);
   single(out, "tracecol_spans_stored_total", "counter", "Spans ever added to the store.", m.spans_stored);
   family(out, "tracecol_spans_evicted_total", "counter", "Spans inside the traces evicted from the store, by bound.");

@@ -104,6 +104,8 @@ struct MetricsSnapshot {
   std::uint64_t spans_late = 0;
   std::uint64_t spans_sampled_out = 0;
   std::uint64_t spans_published = 0;     // inside trace records handed to the exporters
+  std::uint64_t span_updates_published = 0;   // follow-up copies of spans exported before
+  std::uint64_t span_updates_sampled_out = 0;
   std::uint64_t spans_open = 0;          // gauge: in traces not exported yet
   std::uint64_t spans_stored = 0;        // ever added to the store
   std::uint64_t spans_evicted_max_traces = 0;

@@ -219,6 +219,29 @@ TEST_CASE("--max-trace-bytes refuses the spans that would take one trace past it
   CHECK(r.daemon->running());
 }
 
+TEST_CASE("a span_end after its trace timed out reaches the file as an update in a follow-up record") {
+  Rig r({"--trace-idle-timeout", "300ms"});
+  r.send(span_line(SpanSpec("c1", "1").as("span_start").at(1732500000.0, -1)) +
+         span_line(SpanSpec("c1", "2", "1").as("span_start").at(1732500000.5, -1)));
+  auto timed_out = r.records(1);
+  REQUIRE(timed_out.records.size() == 1);
+  CHECK_FALSE(timed_out.records[0]["complete"].GetBool());
+  // The tool call outlived the idle timeout; its end, output and error come now.
+  auto fl = r.send(span_line(SpanSpec("c1", "2", "1").as("span_end").at(1732500000.5, 1732500400.0)
+                                 .with(R"("error":"tool crashed","outputs":{"r":1})")));
+  CHECK(fl.rejected == 0);
+  auto f = r.records(2);
+  REQUIRE(f.records.size() == 2);
+  const auto& follow = f.records[1];
+  CHECK(follow["follow_up"].GetBool());
+  const rapidjson::Value* span = span_in(follow, "0000000000000002");
+  REQUIRE(span != nullptr);
+  CHECK(str(*span, "error") == "tool crashed");
+  CHECK((*span)["late"].GetBool());
+  CHECK((*span)["ended_at"].IsNumber());
+  CHECK(num(follow, "error_count") == 1);
+}
+
 TEST_CASE("--sample-rate 0 exports only traces with an error") {
   Rig r({"--sample-rate", "0"});
   r.send(span_line(SpanSpec("20", "1")) + trace_end_line("20") +

@@ -64,7 +64,8 @@ TEST_SUITE("assembler") {
     r.assembler.finish_all();
     std::map<std::pair<std::uint64_t, protocol::SpanId>, int> seen;
     for (const auto& t : r.published)
-      for (const Span& s : t->spans) ++seen[{t->trace_id.lo, s.span_id}];
+      for (const Span& s : t->spans)
+        if (!s.update) ++seen[{t->trace_id.lo, s.span_id}];  // an update is no new publication
     // A span id re-sent after its trace was evicted starts a new trace: count distinct
     // publications per (trace, span) episode via the counters instead of the id set.
     const auto c = r.assembler.counters();
@@ -74,7 +75,7 @@ TEST_SUITE("assembler") {
     CHECK(c.spans_published == c.spans_accepted);
     for (const auto& key : sent) CHECK(seen.contains(key));
   }
-  TEST_CASE("a late span_end for an exported span updates the stored copy only") {
+  TEST_CASE("a late span_end for a span exported open goes out as an update in a follow-up") {
     assembly::AssemblerOptions o;
     o.trace_idle_timeout = 1s;
     Rig r(o);
@@ -82,11 +83,30 @@ TEST_SUITE("assembler") {
     r.assembler.tick(t0 + 1s);
     REQUIRE(r.published.size() == 1);
     CHECK_FALSE(r.published[0]->spans[0].ended());
-    r.apply({end_event(1, 1)}, t0 + 2s);
-    CHECK(r.published.size() == 1);  // merged into the stored span, not published again
+    Event end = end_event(1, 1);
+    end.span.error = "tool crashed";
+    end.span.fields |= protocol::field_error;
+    r.apply({end}, t0 + 2s);
     CHECK(r.store.get(tid(1))->spans[0].ended());
     CHECK_FALSE(r.published[0]->spans[0].ended());  // the exported snapshot is untouched
-    CHECK(r.assembler.counters().spans_merged == 1);
+    // The exporters hear how the span ended: its end, outputs and error, once.
+    REQUIRE(r.published.size() == 2);
+    const auto& follow = *r.published[1];
+    CHECK(follow.follow_up);
+    REQUIRE(follow.spans.size() == 1);
+    CHECK(follow.spans[0].update);
+    CHECK(follow.spans[0].late);
+    CHECK(follow.spans[0].ended());
+    CHECK(follow.spans[0].error == "tool crashed");
+    CHECK(follow.spans[0].outputs == R"({"ok":true})");
+    const auto c = r.assembler.counters();
+    CHECK(c.spans_merged == 1);
+    CHECK(c.span_updates_published == 1);
+    CHECK(c.spans_published == c.spans_accepted);  // no new span was published
+    // The same span_end again says nothing new: nothing more goes out.
+    r.apply({end}, t0 + 3s);
+    CHECK(r.published.size() == 2);
+    CHECK(r.assembler.counters().span_updates_published == 1);
   }
 
   TEST_CASE("a late span_end earlier than the exported span's start is refused as bad_time") {
@@ -119,7 +139,7 @@ TEST_SUITE("assembler") {
     events.push_back(trace_end(1));
     r.apply(events);
     events.clear();
-    for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, 1));  // duplicates
+    for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, i == 1 ? 0 : 1));  // duplicates
     for (protocol::SpanId i = 101; i <= 110; ++i) events.push_back(span_event(1, i, 1));
     r.apply(events);
     REQUIRE(r.published.size() == 2);
@@ -197,8 +217,13 @@ TEST_SUITE("assembler") {
     r.assembler.finish_all();
     CHECK(r.assembler.open_traces() == 0);
     std::map<std::pair<std::uint64_t, protocol::SpanId>, int> seen;
+    std::uint64_t updates = 0;
     for (const auto& t : r.published)
-      for (const Span& s : t->spans) ++seen[{t->trace_id.lo, s.span_id}];
+      for (const Span& s : t->spans) {
+        if (s.update) ++updates;  // a changed span again: its end came after its trace went out
+        else ++seen[{t->trace_id.lo, s.span_id}];
+      }
+    CHECK(r.assembler.counters().span_updates_published == updates);
     CHECK(seen.size() == sent.size());
     int not_once = 0;
     for (const auto& [key, n] : seen) not_once += n == 1 ? 0 : 1;
@@ -214,7 +239,8 @@ TEST_SUITE("assembler") {
     for (protocol::SpanId i = 1; i <= 100; ++i) events.push_back(span_event(1, i, i == 1 ? 0 : 1));
     events.push_back(trace_end(1));
     r.apply(events);
-    for (protocol::SpanId i = 1; i <= 50; ++i) r.apply({span_event(1, i, 1), span_event(1, 100 + i, 1)});
+    for (protocol::SpanId i = 1; i <= 50; ++i)
+      r.apply({span_event(1, i, i == 1 ? 0 : 1), span_event(1, 100 + i, 1)});
     for (std::uint64_t n = 2; n <= 40; ++n) {  // more exported traces with late spans than indexes kept
       std::vector<Event> other;
       for (protocol::SpanId i = 1; i <= 40; ++i) other.push_back(span_event(n, i, i == 1 ? 0 : 1));

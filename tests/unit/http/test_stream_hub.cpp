@@ -116,7 +116,7 @@ TEST_SUITE("http stream hub") {
     CHECK(hub.counters().dropped_slow_reader == 2);
   }
 
-  TEST_CASE("a burst over the bound reaches a reader that takes it in time; a backlog left there too long drops it") {
+  TEST_CASE("a burst over the bound reaches a reader that takes it in time and a backlog left there too long drops it") {
     using namespace std::chrono_literals;
     const auto event = http::encode_trace_event(make_trace());
     const auto t0 = std::chrono::steady_clock::time_point(100h);
