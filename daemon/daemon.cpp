@@ -241,11 +241,14 @@ int run(const Config& config) {
     }
   }
   log(LogLevel::info, "malloc: %s", malloc_pages_description());
+  std::string exporter_list;
+  if (config.export_console) exporter_list += " console";
+  if (!config.export_file.empty()) exporter_list += " ndjson:" + config.export_file;
+  for (const auto& url : config.export_http) exporter_list += " http(" + config.export_http_format + "):" + url;
   log(http_unauthenticated_warning.empty() ? LogLevel::info : LogLevel::warn,
-      "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s%s%s", TRACECOL_VERSION, config.socket.c_str(),
-      config.socket_mode, config.export_console ? " console" : "",
-      config.export_file.empty() ? "" : (" ndjson:" + config.export_file).c_str(),
-      http_unauthenticated_warning.empty() ? "" : "; ", http_unauthenticated_warning.c_str());
+      "tracecol %s listening on unix:%s (mode %04o); exporters:%s%s%s", TRACECOL_VERSION, config.socket.c_str(),
+      config.socket_mode, exporter_list.c_str(), http_unauthenticated_warning.empty() ? "" : "; ",
+      http_unauthenticated_warning.c_str());
 
   fan_out.start();
   pipeline.start();

@@ -380,7 +380,8 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
       span.fields |= field_error;
     }
   }
-  if (const Value* events = find(s, "events")) {
+  if (const Value* events = find(s, "events"); events != nullptr && !(events->IsArray() && events->Empty())) {
+    // The JS SDK sends "events": [] on every span: no events, no metadata member.
     if (!events->IsArray()) return error = "events is not an array", false;
     std::string list = "[";
     for (const Value& e : events->GetArray()) {

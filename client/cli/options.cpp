@@ -10,6 +10,15 @@
 namespace tracecol::cli {
 namespace {
 
+/** A trace id as the API takes it: 1-32 hex digits. Anything else is a usage error (exit 2), not a 400. */
+const CLI::Validator trace_id_check(
+    [](std::string& id) -> std::string {
+      const bool hex = !id.empty() && id.size() <= 32 &&
+                       id.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+      return hex ? std::string() : "expected 1-32 hex digits, got '" + id + "'";
+    },
+    "HEX");
+
 void add_global(CLI::App& app, GlobalOptions& g) {
   app.add_option("--socket", g.socket, "The daemon's Unix socket (send, bench)")
       ->envname("TRACECOL_SOCKET")->capture_default_str();
@@ -65,11 +74,11 @@ std::unique_ptr<CLI::App> make_app(CliOptions& o) {
   ls->add_flag("--json", o.ls.json, "Print the API's JSON instead of a table");
 
   auto* get = app->add_subcommand("get", "Print one trace as JSON");
-  get->add_option("id", o.get.id, "Trace id (hex)")->required();
+  get->add_option("id", o.get.id, "Trace id (hex)")->required()->check(trace_id_check);
   get->add_flag("--raw", o.get.raw, "Print the JSON exactly as the API sent it (one line)");
 
   auto* tree = app->add_subcommand("tree", "Print one trace as the console exporter's tree");
-  tree->add_option("id", o.tree.id, "Trace id (hex)")->required();
+  tree->add_option("id", o.tree.id, "Trace id (hex)")->required()->check(trace_id_check);
 
   auto* tail = app->add_subcommand("tail", "Follow finished traces live (GET /api/stream), rendered as the "
                                            "console exporter does; Ctrl-C stops");

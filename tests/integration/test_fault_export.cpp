@@ -54,10 +54,21 @@ void outage_then_up(std::chrono::seconds outage) {
   CHECK(m->sent == ids.size());
   CHECK(m->dropped == 0);
   REQUIRE(rig.daemon().terminate());
-  const std::string summary = exporter_summary(rig.daemon().err());
+  const std::string err = rig.daemon().err();
+  const std::string summary = exporter_summary(err);
   CHECK(field(summary, "sent") == ids.size());
   CHECK(field(summary, "gave_up") == 0);
   CHECK(field(summary, "retried") > 0);
+  // The operator hears of the outage at its first failed request, once, and of its end.
+  const auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = err.find(what, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  CHECK(count("Connection refused; retrying with backoff") == 1);
+  CHECK(count("the receiver answers again") == 1);
+  CHECK(err.find("exporters: ndjson:") != std::string::npos);
+  CHECK(err.find(" http(json):http://127.0.0.1:") != std::string::npos);  // the rig exports native JSON
 }
 
 }  // namespace

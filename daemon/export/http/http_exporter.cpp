@@ -288,6 +288,16 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
     const auto record_latency = [&] {
       for (const auto& r : batch) stats_.latency.record(std::chrono::duration<double>(answered - r.enqueued).count());
     };
+    // One line when the receiver starts failing and one when it answers again: a mistyped
+    // URL or a collector that is down is seen at once, not when the first batch gives up.
+    if (a.outcome == Outcome::ok && failing_) {
+      failing_ = false;
+      log(LogLevel::info, "export-http %s: the receiver answers again", name_.c_str());
+    } else if (a.outcome != Outcome::ok && !failing_) {
+      failing_ = true;
+      log(LogLevel::warn, "export-http %s: %s; retrying with backoff (further failures are logged when a batch is "
+          "dropped)", name_.c_str(), a.detail.c_str());
+    }
     std::unique_lock lock(mu_);
     if (a.outcome == Outcome::ok) {
       record_latency();

@@ -110,6 +110,7 @@ class HttpExporter final : public Exporter {
   protocol::ByteBuffer body_bytes_;
   std::size_t body_reserve_ = 0;  // --export-http-max-batch-bytes, up to 64 MiB
   std::mt19937_64 rng_;        // sender thread only
+  bool failing_ = false;       // sender thread only: the last attempt failed (logged once per episode)
 
   mutable std::mutex mu_;
   std::condition_variable wake_;   // the sender waits for work, flushes and stop

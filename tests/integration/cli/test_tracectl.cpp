@@ -143,7 +143,7 @@ TEST_CASE("ls, get and tree send the bearer token of --token-file or TRACECOL_HT
   CHECK(missing.err.find("--token-file") != std::string::npos);
 }
 
-TEST_CASE("get and tree exit 3 for a trace that is not there, 1 for a malformed id") {
+TEST_CASE("get and tree exit 3 for a trace that is not there, 2 for a malformed id") {
   TempDir dir;
   HttpDaemon h(dir, {});
   const auto get = run_tracectl(dir, {http_flag(h), "get", "abcdef"});
@@ -151,9 +151,10 @@ TEST_CASE("get and tree exit 3 for a trace that is not there, 1 for a malformed 
   CHECK(get.out.empty());
   CHECK(get.err.find("HTTP 404: trace not found") != std::string::npos);
   CHECK(run_tracectl(dir, {http_flag(h), "tree", "abcdef"}).code == 3);
+  // A usage error, caught before any request: the id is not 1-32 hex digits.
   const auto bad = run_tracectl(dir, {http_flag(h), "get", "not-hex"});
-  CHECK(bad.code == 1);
-  CHECK(bad.err.find("HTTP 400") != std::string::npos);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("hex digits") != std::string::npos);
 }
 
 TEST_CASE("bench reports every event it sent as accepted by the daemon") {

@@ -109,6 +109,12 @@ TEST_CASE("exits 2 on usage errors and 0 on --help") {
   CHECK(parse({}).code == std::optional<int>(exit_usage));
   CHECK(parse({"frobnicate"}).code == std::optional<int>(exit_usage));
   CHECK(parse({"get"}).code == std::optional<int>(exit_usage));            // missing id
+  for (const char* id : {"zz", "3a7f-1c", "", "000000000000000000000000000000001"}) {  // not 1-32 hex digits
+    CAPTURE(id);
+    CHECK(parse({"get", id}).code == std::optional<int>(exit_usage));
+    CHECK(parse({"tree", id}).code == std::optional<int>(exit_usage));
+  }
+  CHECK_FALSE(parse({"get", "3A7f1c2b"}).code.has_value());  // hex, either case: goes on to run
   CHECK(parse({"ls", "--limit", "0"}).code == std::optional<int>(exit_usage));
   CHECK(parse({"ls", "--errors", "--no-errors"}).code == std::optional<int>(exit_usage));
   CHECK(parse({"bench", "--rate", "fast"}).code == std::optional<int>(exit_usage));

@@ -158,6 +158,15 @@ TEST_SUITE("otlp decoder") {
           R"("service.name":"js-agent"})");
   }
 
+  TEST_CASE("an empty events array adds no events member to the metadata") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",)"
+                             R"("spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","events":[],)"
+                             R"("attributes":[{"key":"k","value":{"intValue":"1"}}]}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].metadata == R"({"k":1})");
+  }
+
   TEST_CASE("accepts base64 ids, numeric times and an enum-named status") {
     const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA==",)"
                              R"("spanId":"7uGbfsPBsXQ=","startTimeUnixNano":1544712660000000000,"endTimeUnixNano":"0",)"
