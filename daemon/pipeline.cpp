@@ -42,10 +42,11 @@ void Pipeline::submit(ingest::IngestBatch&& batch, Done done) {
       }
     }
     deferring_ = !finishing.empty();
-    assembler_.apply(batch.events, Clock::now(), &rejected);
+    std::vector<assembly::Unchanged> unchanged;
+    assembler_.apply(batch.events, Clock::now(), &rejected, deferring_ ? &unchanged : nullptr);
     if (deferring_) {
       deferring_ = false;
-      publish_finished_spans(finishing, rejected);
+      publish_finished_spans(finishing, rejected, unchanged);
       std::vector<assembly::TracePtr> traces;
       traces.swap(deferred_);
       if (!traces.empty()) fan_out_.publish(std::span<const assembly::TracePtr>(traces));
@@ -78,14 +79,21 @@ void Pipeline::schedule_tick() {
   });
 }
 
-void Pipeline::publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected) {
+void Pipeline::publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected,
+                                      const std::vector<assembly::Unchanged>& unchanged) {
   std::vector<exporters::SpanPtr> spans;
   // A refused span_end (say, a second one ending the span before its start) changed
-  // nothing: the stored span must not stream again as though it had just finished.
+  // nothing: the stored span must not stream again as though it had just finished. Nor
+  // must a copy that said nothing new (the span again inside the agent's export(trace)).
   auto refused = rejected.begin();
+  auto same = unchanged.begin();
   const auto was_refused = [&](const SpanKey& key) {
     while (refused != rejected.end() && refused->index < key.event) ++refused;
-    return key.whole_event && refused != rejected.end() && refused->index == key.event;
+    if (key.whole_event && refused != rejected.end() && refused->index == key.event) return true;
+    while (same != unchanged.end() && same->index < key.event) ++same;
+    for (auto it = same; it != unchanged.end() && it->index == key.event; ++it)
+      if (it->span_id == key.span_id) return true;
+    return false;
   };
   {
     // The writer's own strand: a transaction only to peek (no insert, so pointers hold).

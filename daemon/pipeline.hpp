@@ -51,8 +51,9 @@ class Pipeline final : public ingest::BatchSink {
     std::size_t event = 0;    // its index in the batch
     bool whole_event = true;  // the event is this one span (not one span of a trace event)
   };
-  /** Publishes the spans keys name, but none of a span event the assembler refused (sorted by index). */
-  void publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected);
+  /** Publishes the spans keys name, but none the assembler refused or that a copy left unchanged (both sorted by index). */
+  void publish_finished_spans(const std::vector<SpanKey>& keys, const std::vector<assembly::Rejection>& rejected,
+                              const std::vector<assembly::Unchanged>& unchanged);
 
   net::strand<net::io_context::executor_type> strand_;
   net::steady_timer tick_timer_;

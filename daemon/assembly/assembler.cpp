@@ -46,6 +46,12 @@ struct Assembler::Impl {
   std::vector<TracePtr> finished;                   // published at the end of each call
   LateSpans late;                                   // this apply's late spans
   Counters counters;
+  std::vector<Unchanged>* unchanged_out = nullptr;  // during apply(): where no-op copies are noted
+  std::size_t event_index = 0;                      // during apply(): the event being applied
+
+  void note_unchanged(protocol::SpanId id) {
+    if (unchanged_out != nullptr) unchanged_out->push_back({event_index, id});
+  }
 
   Impl(AssemblerOptions o, store::TraceStore& s, Publish p) : options(o), store(s), publish(std::move(p)) {
     store.set_evict_callback([this](std::shared_ptr<Trace>&& trace) { on_evict(std::move(trace)); });
@@ -143,8 +149,13 @@ struct Assembler::Impl {
 
   /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
   Refusal add_late(Txn& txn, Span&& span, bool is_end) {
+    const protocol::SpanId id = span.span_id;
     switch (late.add(txn, std::move(span), is_end, options.max_spans_per_trace, options.max_trace_bytes)) {
       case LateSpans::Outcome::merged: bump(counters.spans_merged); break;
+      case LateSpans::Outcome::unchanged:
+        bump(counters.spans_merged);
+        note_unchanged(id);
+        break;
       case LateSpans::Outcome::added:
         bump(counters.spans_accepted);
         bump(counters.spans_late);
@@ -181,7 +192,10 @@ struct Assembler::Impl {
     } else if (Span* known = find_span(trace, span.span_id, o->index.get())) {
       const std::size_t before = known->footprint();
       o->account(*known, -1);
-      const bool merged = merge_span(*known, std::move(span), is_end) != Merge::refused;
+      const protocol::SpanId span_id = span.span_id;
+      const Merge merge = merge_span(*known, std::move(span), is_end);
+      const bool merged = merge != Merge::refused;
+      if (merge == Merge::unchanged) note_unchanged(span_id);
       o->account(*known, +1);
       if (merged) {
         txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
@@ -232,10 +246,13 @@ struct Assembler::Impl {
     }  // else: already exported (linger or timeout came first); nothing to do
   }
 
-  void apply(std::span<Event> events, Clock::time_point now, std::vector<Rejection>* rejected) {
+  void apply(std::span<Event> events, Clock::time_point now, std::vector<Rejection>* rejected,
+             std::vector<Unchanged>* unchanged) {
+    unchanged_out = unchanged;
     {
       auto txn = store.begin();
       for (std::size_t i = 0; i < events.size(); ++i) {
+        event_index = i;
         Event& e = events[i];
         Refusal refusal;
         switch (e.type) {
@@ -260,6 +277,7 @@ struct Assembler::Impl {
         }
       }
     }  // the transaction ends here: byte-bound evictions run and may add to `finished`
+    unchanged_out = nullptr;
     flush_published();
   }
 
@@ -309,8 +327,9 @@ Assembler::Assembler(AssemblerOptions options, store::TraceStore& store, Publish
     : impl_(std::make_unique<Impl>(options, store, std::move(publish))) {}
 Assembler::~Assembler() { impl_->store.set_evict_callback(nullptr); }
 
-void Assembler::apply(std::span<Event> events, Clock::time_point now, std::vector<Rejection>* rejected) {
-  impl_->apply(events, now, rejected);
+void Assembler::apply(std::span<Event> events, Clock::time_point now, std::vector<Rejection>* rejected,
+                      std::vector<Unchanged>* unchanged) {
+  impl_->apply(events, now, rejected, unchanged);
 }
 void Assembler::tick(Clock::time_point now) { impl_->tick(now); }
 Clock::time_point Assembler::next_deadline() const { return impl_->next_deadline(); }

@@ -60,6 +60,12 @@ struct Rejection {
   protocol::RejectReason reason;
 };
 
+/** A span copy that changed nothing (the same span sent again), by event index and span id. */
+struct Unchanged {
+  std::size_t index;
+  protocol::SpanId span_id;
+};
+
 /** True when sample_rate keeps this trace; the same answer on every sidecar. */
 bool sampled_in(const protocol::TraceId& id, double sample_rate);
 
@@ -76,10 +82,11 @@ class Assembler {
 
   /**
    * Applies events in order (flush and hello events are skipped). Events are consumed
-   * (spans moved out). Appends the assembler's own rejections to *rejected when given.
+   * (spans moved out). Appends the assembler's own rejections to *rejected, and the span
+   * copies that changed nothing to *unchanged, when given (both in event order).
    */
   void apply(std::span<protocol::Event> events, Clock::time_point now,
-             std::vector<Rejection>* rejected = nullptr);
+             std::vector<Rejection>* rejected = nullptr, std::vector<Unchanged>* unchanged = nullptr);
 
   /** Completes traces whose linger or idle timeout has passed. */
   void tick(Clock::time_point now);

@@ -36,7 +36,7 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
     const Merge merge = merge_span(*known, std::move(span), is_end);
     if (merge != Merge::refused) {
       txn.add_bytes(id, static_cast<std::ptrdiff_t>(known->footprint()) - static_cast<std::ptrdiff_t>(before), 0);
-      outcome = Outcome::merged;
+      outcome = merge == Merge::changed ? Outcome::merged : Outcome::unchanged;
       if (merge == Merge::changed) {
         Span update = *known;
         update.late = true;

@@ -24,10 +24,11 @@ namespace tracecol::assembly {
 class LateSpans {
  public:
   /**
-   * too_many_spans: the trace is full; trace_too_large: the span would take it past
-   * max_bytes; bad_time: the merge would end the span before its start.
+   * merged: a copy changed the stored span (it goes out as an update); unchanged: a copy
+   * said nothing new; too_many_spans: the trace is full; trace_too_large: the span would
+   * take it past max_bytes; bad_time: the merge would end the span before its start.
    */
-  enum class Outcome { merged, added, too_many_spans, trace_too_large, bad_time };
+  enum class Outcome { merged, unchanged, added, too_many_spans, trace_too_large, bad_time };
 
   /** Precondition: the store holds span.trace_id exported. */
   Outcome add(store::TraceStore::Transaction& txn, protocol::Span&& span, bool is_end, std::size_t max_spans,

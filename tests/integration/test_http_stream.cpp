@@ -146,6 +146,38 @@ TEST_SUITE("http stream") {
           "tracecol_lines_rejected_total{reason=\"bad_time\"} 3");
   }
 
+  TEST_CASE("spans sent again inside the agent's export(trace) stream once") {
+    // The seed's agents export each span as it ends, then the whole trace: the second
+    // copies say nothing new and must not show up twice in the stream (or tracectl tail).
+    TempDir dir;
+    HttpDaemon h(dir, {});
+    SseClient c(h.port);
+    subscribe(h, c, "/api/stream", 1);
+    SocketClient s(h.daemon.socket_path());
+    REQUIRE(s.connected());
+    const SpanSpec child = SpanSpec("d1", "2", "1").named("child").at(t0 + 0.1, t0 + 0.2);
+    const SpanSpec root = SpanSpec("d1", "1").named("root").at(t0, t0 + 0.5);
+    std::string lines = span_line(child) + span_line(root);
+    lines += R"({"type":"trace","trace_id":")" + trace_hex("d1") + R"(","spans":[)" + span_json(child) + "," +
+             span_json(root) + "]}\n";
+    REQUIRE(s.write_all(lines));
+    // Twice more, in separate batches: after the trace went out, the copies are late no-ops.
+    REQUIRE(s.flush(1));
+    REQUIRE(s.write_all(span_line(child) + span_line(root)));
+    REQUIRE(s.flush(2));
+    REQUIRE(s.write_all(span_line(SpanSpec("d2", "1").named("marker").at(t0, t0 + 0.1)) + trace_end_line("d2")));
+    REQUIRE(s.flush(3));
+    std::vector<std::string> names;
+    while (auto m = c.next()) {
+      if (m->event == "trace") {
+        if (str(parse(m->data), "trace_id") == trace_hex("d2")) break;
+        continue;
+      }
+      names.push_back(str(parse(m->data), "name"));
+    }
+    CHECK(names == std::vector<std::string>{"child", "root", "marker"});
+  }
+
   TEST_CASE("run_id, error, q and meta filter the stream and /api/traces alike") {
     TempDir dir;
     HttpDaemon h(dir, {});
