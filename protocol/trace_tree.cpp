@@ -54,7 +54,9 @@ std::vector<TreeRow> tree_order(const Trace& trace) {
     auto it = index.find(p);
     if (it == index.end()) {
       roots.push_back(i);
-      orphan[i] = true;
+      // A follow-up record holds only late spans: their parents were in the first record,
+      // and whether one was never seen is the span's own flag (set against the whole trace).
+      orphan[i] = !trace.follow_up;
     } else {
       parent[i] = it->second;
     }

@@ -276,6 +276,7 @@ struct Assembler::Impl {
           if (rejected != nullptr) rejected->push_back({i, *refusal});
         }
       }
+      late.settle(txn);
     }  // the transaction ends here: byte-bound evictions run and may add to `finished`
     unchanged_out = nullptr;
     flush_published();

@@ -89,6 +89,22 @@ void LateSpans::Record::put(Span&& span) {
   trace.spans.push_back(std::move(span));
 }
 
+void LateSpans::settle(store::TraceStore::Transaction& txn) {
+  for (auto& [id, late] : traces_) {
+    if (late.record == no_record) continue;
+    const Trace* stored = txn.peek(id);
+    if (stored == nullptr) continue;
+    const bool indexed = late.index && late.indexed_spans == stored->spans.size();
+    for (Span& s : records_[late.record]->spans) {
+      if (s.parent_id == 0) continue;
+      const bool seen = indexed ? late.index->contains(s.parent_id)
+                                : std::any_of(stored->spans.begin(), stored->spans.end(),
+                                              [&](const Span& p) { return p.span_id == s.parent_id; });
+      s.orphan = !seen;
+    }
+  }
+}
+
 std::vector<std::shared_ptr<Trace>> LateSpans::take() {
   // Indexes outlive the apply (evicted traces are caught by forget() or the size check);
   // entries without one, and all of them past the bound, go.

@@ -35,6 +35,12 @@ class LateSpans {
               std::size_t max_bytes);
   /** A new trace takes this id in the store (the old one was evicted): its index is stale. */
   void forget(const protocol::TraceId& id) { traces_.erase(id); }
+  /**
+   * Marks each span of this apply's records whose parent the stored trace does not hold
+   * as an orphan (a record holds only late spans, so its own tree cannot tell). Call once
+   * the apply's spans are all in, inside its transaction.
+   */
+  void settle(store::TraceStore::Transaction& txn);
   /** The follow-up records collected since the last take(), in first-late-span order. */
   std::vector<std::shared_ptr<protocol::Trace>> take();
 

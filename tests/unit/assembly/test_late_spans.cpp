@@ -4,6 +4,8 @@
 #include <random>
 #include <set>
 
+#include "protocol/encoder.hpp"
+#include "protocol/trace_tree.hpp"
 #include "tests/unit/assembly/assembler_rig.hpp"
 
 using namespace tracecol;
@@ -107,6 +109,28 @@ TEST_SUITE("assembler") {
     r.apply({end}, t0 + 3s);
     CHECK(r.published.size() == 2);
     CHECK(r.assembler.counters().span_updates_published == 1);
+  }
+
+  TEST_CASE("a late span under a parent of the first record is no orphan in its follow-up, one under nobody is") {
+    Rig r;
+    r.apply({span_event(1, 1, 0), trace_end(1)});
+    REQUIRE(r.published.size() == 1);
+    r.apply({span_event(1, 2, 1), span_event(1, 3, 99), span_event(1, 5, 4), span_event(1, 4, 1)});
+    REQUIRE(r.published.size() == 2);
+    const auto& follow = *r.published[1];
+    REQUIRE(follow.spans.size() == 4);
+    std::map<protocol::SpanId, bool> orphan;
+    for (const auto& row : protocol::tree_order(follow))
+      orphan[follow.spans[row.index].span_id] = row.orphan || follow.spans[row.index].orphan;
+    CHECK_FALSE(orphan.at(2));  // its parent, the root, went out in the first record
+    CHECK(orphan.at(3));        // span 99 was never seen
+    CHECK_FALSE(orphan.at(4));
+    CHECK_FALSE(orphan.at(5));  // its parent came late too, after it, in the same batch
+    std::string json;
+    protocol::append_trace_json(json, follow);
+    std::size_t marks = 0;
+    for (std::size_t at = 0; (at = json.find("\"orphan\":true", at)) != std::string::npos; ++at) ++marks;
+    CHECK(marks == 1);
   }
 
   TEST_CASE("a late span_end earlier than the exported span's start is refused as bad_time") {
