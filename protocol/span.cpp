@@ -8,9 +8,12 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kind_names = {"AGENT", "TOOL", "LLM", "CHAIN", "TEAM", "CUSTOM"};
 
-/** Heap bytes a string owns beyond the object itself (0 while it fits the SSO buffer). */
+/**
+ * Heap bytes a string owns beyond the object itself (0 while it fits the SSO buffer): its
+ * malloc chunk, capacity + 1 plus glibc's 8-byte header rounded up to 16.
+ */
 std::size_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+  return s.capacity() > 15 ? (s.capacity() + 1 + 8 + 15) & ~std::size_t{15} : 0;
 }
 
 }  // namespace

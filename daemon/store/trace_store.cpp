@@ -169,6 +169,8 @@ Trace& TraceStore::Transaction::insert(const TraceId& id) {
   e.trace->trace_id = id;
   e.position = std::prev(impl.order.end());
   e.seq = impl.next_seq++;
+  e.bytes = trace_overhead_bytes;
+  impl.counters.bytes += trace_overhead_bytes;
   ++impl.counters.traces;
   ++impl.counters.inserted;
   return *e.trace;

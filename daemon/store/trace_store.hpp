@@ -29,6 +29,13 @@ namespace tracecol::store {
 
 using TracePtr = std::shared_ptr<const protocol::Trace>;
 
+/**
+ * What the store itself spends per trace besides its spans, counted in bytes at insert:
+ * the index and order nodes, the shared Trace and the spans' heap block (measured with
+ * mallinfo2 by test_store_memory.cpp: 368-391 bytes on glibc x86-64).
+ */
+inline constexpr std::size_t trace_overhead_bytes = 384;
+
 struct StoreLimits {
   std::size_t max_traces = 1000;            // the seed's max_traces
   std::size_t max_bytes = 256u << 20;       // sum of span footprints
