@@ -59,6 +59,17 @@ std::vector<std::string> traces_until(SseClient& c, const std::string& last) {
   return seen;
 }
 
+/** The names of the span events read until the trace event of `last` (full hex). */
+std::vector<std::string> span_names_until(SseClient& c, const std::string& last) {
+  std::vector<std::string> names;
+  while (auto m = c.next()) {
+    if (m->event != "trace") names.push_back(str(parse(m->data), "name"));
+    else if (str(parse(m->data), "trace_id") == last) return names;
+  }
+  FAIL("stream ended before the trace " << last);
+  return names;
+}
+
 }  // namespace
 
 TEST_SUITE("http stream") {
@@ -131,15 +142,7 @@ TEST_SUITE("http stream") {
     lines += trace_end_line("a1");
     REQUIRE(s.write_all(lines));
     REQUIRE(s.flush(1));
-    std::vector<std::string> names;
-    while (auto m = c.next()) {
-      if (m->event == "trace") {
-        if (str(parse(m->data), "trace_id") == trace_hex("a1")) break;
-        continue;
-      }
-      names.push_back(str(parse(m->data), "name"));
-    }
-    CHECK(names == std::vector<std::string>{"first", "other", "first", "marker"});
+    CHECK(span_names_until(c, trace_hex("a1")) == std::vector<std::string>{"first", "other", "first", "marker"});
     auto metrics = h.get("/metrics");
     REQUIRE(metrics);
     CHECK(metric_line(metrics->body, "tracecol_lines_rejected_total{reason=\"bad_time\"}") ==
@@ -167,15 +170,7 @@ TEST_SUITE("http stream") {
     REQUIRE(s.flush(2));
     REQUIRE(s.write_all(span_line(SpanSpec("d2", "1").named("marker").at(t0, t0 + 0.1)) + trace_end_line("d2")));
     REQUIRE(s.flush(3));
-    std::vector<std::string> names;
-    while (auto m = c.next()) {
-      if (m->event == "trace") {
-        if (str(parse(m->data), "trace_id") == trace_hex("d2")) break;
-        continue;
-      }
-      names.push_back(str(parse(m->data), "name"));
-    }
-    CHECK(names == std::vector<std::string>{"child", "root", "marker"});
+    CHECK(span_names_until(c, trace_hex("d2")) == std::vector<std::string>{"child", "root", "marker"});
   }
 
   TEST_CASE("run_id, error, q and meta filter the stream and /api/traces alike") {
