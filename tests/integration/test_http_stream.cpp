@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
@@ -58,6 +59,20 @@ std::vector<std::string> traces_until(SseClient& c, const std::string& last) {
   FAIL("stream ended before the trace " << last);
   return seen;
 }
+
+/** A daemon, one stream subscriber on every event, and an agent connected to the socket. */
+struct StreamAndAgent {
+  TempDir dir;
+  HttpDaemon h{dir, {}};
+  SseClient c{h.port};
+  std::unique_ptr<SocketClient> s;
+  StreamAndAgent() {
+    subscribe(h, c, "/api/stream", 1);
+    s = std::make_unique<SocketClient>(h.daemon.socket_path());
+    REQUIRE(s->connected());
+  }
+  std::tuple<HttpDaemon&, SseClient&, SocketClient&> parts() { return {h, c, *s}; }
+};
 
 /** The names of the span events read until the trace event of `last` (full hex). */
 std::vector<std::string> span_names_until(SseClient& c, const std::string& last) {
@@ -122,12 +137,8 @@ TEST_SUITE("http stream") {
   }
 
   TEST_CASE("a refused span_end does not stream its span again, an accepted update does") {
-    TempDir dir;
-    HttpDaemon h(dir, {});
-    SseClient c(h.port);
-    subscribe(h, c, "/api/stream", 1);
-    SocketClient s(h.daemon.socket_path());
-    REQUIRE(s.connected());
+    StreamAndAgent rig;
+    auto [h, c, s] = rig.parts();  // references into the rig
     std::string lines;
     lines += span_line(SpanSpec("a1", "1").named("first").at(t0, t0 + 0.5));
     // Ends the span before its start: refused (bad_time), the stored span unchanged.
@@ -152,12 +163,8 @@ TEST_SUITE("http stream") {
   TEST_CASE("spans sent again inside the agent's export(trace) stream once") {
     // The seed's agents export each span as it ends, then the whole trace: the second
     // copies say nothing new and must not show up twice in the stream (or tracectl tail).
-    TempDir dir;
-    HttpDaemon h(dir, {});
-    SseClient c(h.port);
-    subscribe(h, c, "/api/stream", 1);
-    SocketClient s(h.daemon.socket_path());
-    REQUIRE(s.connected());
+    StreamAndAgent rig;
+    auto [h, c, s] = rig.parts();  // references into the rig
     const SpanSpec child = SpanSpec("d1", "2", "1").named("child").at(t0 + 0.1, t0 + 0.2);
     const SpanSpec root = SpanSpec("d1", "1").named("root").at(t0, t0 + 0.5);
     std::string lines = span_line(child) + span_line(root);
