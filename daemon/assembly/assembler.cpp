@@ -207,7 +207,17 @@ struct Assembler::Impl {
       refusal = protocol::RejectReason::too_many_spans;
     } else {
       if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
-      if (trace.run_id.empty() && !span.run_id.empty()) txn.set_run_id(id, span.run_id);
+      if (trace.run_id.empty() && !span.run_id.empty()) {
+        txn.set_run_id(id, span.run_id);
+        // Spans that came before the one naming the run belong to it too: an OTLP SDK
+        // sends children first, and often only the root carries session.id.
+        for (Span& earlier : trace.spans) {
+          if (!earlier.run_id.empty()) continue;
+          const std::size_t before = earlier.footprint();
+          earlier.run_id = span.run_id;
+          txn.add_bytes(id, static_cast<std::ptrdiff_t>(earlier.footprint()) - static_cast<std::ptrdiff_t>(before), 0);
+        }
+      }
       if (span.run_id.empty()) span.run_id = trace.run_id;  // a span belongs to its trace's run
       o->account(span, +1);
       txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);

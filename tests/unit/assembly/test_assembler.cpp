@@ -177,6 +177,19 @@ TEST_SUITE("assembler") {
     CHECK(s.started_at_ns == s.ended_at_ns);
   }
 
+  TEST_CASE("spans that came before the one naming the run take its run_id") {
+    // An OTLP SDK exports children first; often only the root carries session.id.
+    Rig r;
+    Event root = span_event(1, 1, 0);
+    root.span.run_id = "sess-7";
+    root.span.fields |= protocol::field_run_id;
+    r.apply({span_event(1, 2, 1), span_event(1, 3, 2), root, trace_end(1)});
+    REQUIRE(r.published.size() == 1);
+    for (const Span& s : r.published[0]->spans) CHECK(s.run_id == "sess-7");
+    CHECK(r.published[0]->run_id == "sess-7");
+    CHECK(r.store.list("sess-7").size() == 1);
+  }
+
   TEST_CASE("spans over max_spans_per_trace are rejected by event index") {
     assembly::AssemblerOptions o;
     o.max_spans_per_trace = 2;
