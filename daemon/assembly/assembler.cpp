@@ -180,7 +180,7 @@ struct Assembler::Impl {
       o = &it->second;
     } else if (txn.contains(id)) {
       return add_late(txn, std::move(span), is_end);
-    } else if (would_exceed(0, span, options.max_trace_bytes)) {
+    } else if (would_exceed(store::trace_overhead_bytes, span, options.max_trace_bytes)) {
       return protocol::RejectReason::trace_too_large;  // before start_trace: no empty trace left behind
     } else {
       o = &start_trace(txn, id);

@@ -62,6 +62,21 @@ TEST_SUITE("assembler: max_trace_bytes") {
     CHECK(r.store.get(tid(7)) == nullptr);
     CHECK(r.assembler.open_traces() == 0);
     CHECK(r.store.counters().inserted == 0);
+    // Nor does one that fits alone but not with the store's own bookkeeping for a trace.
+    const auto edge_span = [](std::size_t pad) {
+      Event e = padded_span(8, 1, 0, pad);
+      e.span.inputs.shrink_to_fit();
+      return e;
+    };
+    std::size_t pad = 7000;
+    while (edge_span(pad).span.footprint() + store::trace_overhead_bytes <= o.max_trace_bytes) pad += 16;
+    const Event edge = edge_span(pad);
+    REQUIRE(edge.span.footprint() <= o.max_trace_bytes);
+    const auto refused = r.apply({edge});
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0].reason == protocol::RejectReason::trace_too_large);
+    CHECK(r.store.get(tid(8)) == nullptr);
+    CHECK(r.store.counters().inserted == 0);
   }
 
   TEST_CASE("a span_end whose outputs would pass the bound is refused and the span stays as it was") {
