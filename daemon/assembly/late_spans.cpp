@@ -41,7 +41,7 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
         Span update = *known;
         update.late = true;
         update.update = true;
-        record_of(late, *stored).put(std::move(update));
+        record_of(late, *stored).put_update(std::move(update));
       }
     } else {
       outcome = Outcome::bad_time;
@@ -52,7 +52,7 @@ LateSpans::Outcome LateSpans::add(store::TraceStore::Transaction& txn, Span&& sp
     if (is_end && !span.has(protocol::field_started_at)) span.started_at_ns = span.ended_at_ns;  // placeholder
     if (span.run_id.empty()) span.run_id = stored->run_id;
     span.late = true;
-    record_of(late, *stored).put(Span(span));  // exporters get this copy, the store keeps the span
+    record_of(late, *stored).add(Span(span));  // exporters get this copy, the store keeps the span
     txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
     stored->spans.push_back(std::move(span));
     index_appended(*stored, late.index);
@@ -75,7 +75,7 @@ LateSpans::Record LateSpans::record_of(PerTrace& late, const Trace& stored) {
   return Record{*records_[late.record]};
 }
 
-void LateSpans::Record::put(Span&& span) {
+void LateSpans::Record::put_update(Span&& span) {
   // A span both added and updated in one apply goes out once, as it stands at the end
   // (still a new span, not an update: it was never published before).
   for (Span& s : trace.spans) {
@@ -94,14 +94,9 @@ void LateSpans::settle(store::TraceStore::Transaction& txn) {
     if (late.record == no_record) continue;
     const Trace* stored = txn.peek(id);
     if (stored == nullptr) continue;
-    const bool indexed = late.index && late.indexed_spans == stored->spans.size();
-    for (Span& s : records_[late.record]->spans) {
-      if (s.parent_id == 0) continue;
-      const bool seen = indexed ? late.index->contains(s.parent_id)
-                                : std::any_of(stored->spans.begin(), stored->spans.end(),
-                                              [&](const Span& p) { return p.span_id == s.parent_id; });
-      s.orphan = !seen;
-    }
+    const SpanIndex* index = late.indexed_spans == stored->spans.size() ? late.index.get() : nullptr;
+    for (Span& s : records_[late.record]->spans)
+      if (s.parent_id != 0) s.orphan = find_span(*stored, s.parent_id, index) == nullptr;
   }
 }
 

@@ -56,8 +56,10 @@ class LateSpans {
   /** This apply's follow-up record of one trace. */
   struct Record {
     protocol::Trace& trace;
-    /** Adds a span, or replaces the copy of it already in the record. */
-    void put(protocol::Span&& span);
+    /** A late span new to the trace: it cannot be in the record yet. */
+    void add(protocol::Span&& span) { trace.spans.push_back(std::move(span)); }
+    /** An update: replaces the copy already in the record (added or updated in this apply), else appends. */
+    void put_update(protocol::Span&& span);
   };
   Record record_of(PerTrace& late, const protocol::Trace& stored);
   std::unordered_map<protocol::TraceId, PerTrace, protocol::TraceIdHash> traces_;

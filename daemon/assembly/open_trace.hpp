@@ -52,6 +52,9 @@ inline bool would_exceed(std::size_t trace_bytes, const protocol::Span& incoming
 
 /** Finds a span by id in trace.spans; uses `index` when given. */
 protocol::Span* find_span(protocol::Trace& trace, protocol::SpanId id, const SpanIndex* index);
+inline const protocol::Span* find_span(const protocol::Trace& trace, protocol::SpanId id, const SpanIndex* index) {
+  return find_span(const_cast<protocol::Trace&>(trace), id, index);  // the lookup itself writes nothing
+}
 
 /** Records the span just appended to trace.spans; creates *index once the trace outgrows a scan. */
 void index_appended(const protocol::Trace& trace, std::unique_ptr<SpanIndex>& index);
