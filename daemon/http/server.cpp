@@ -17,6 +17,7 @@
 #include "daemon/http/answer_write.hpp"
 #include "daemon/http/dispatch.hpp"
 #include "daemon/http/probe_reserve.hpp"
+#include "daemon/http/read_head.hpp"
 #include "daemon/http/request_head.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/sse_session.hpp"
@@ -210,41 +211,6 @@ void arm_probe_deadline(const std::shared_ptr<Session>& s, std::chrono::millisec
 boost::system::error_code end_write(Session& s, boost::system::error_code ec) {
   end_deadline(s);
   return s.write_timed_out ? boost::system::error_code(beast::error::timeout) : ec;
-}
-
-/**
- * async_read_header, with the head's size bounded here: Beast 1.81's header_limit does
- * not count the fields a put() consumed before it asked for more, and its read_some goes
- * on reading while the parser needs more, so "a:\r\n" x 8 million read a 32 MB head
- * (its field nodes took 18x that in memory). Here each read is handed to the parser
- * once, and the bytes it consumed, plus any unfinished line it left, are held to
- * max_header: 431 (header_limit) past it.
- */
-template <typename Stream>
-net::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_head(
-    Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
-    std::size_t max_header) {
-  std::size_t head = 0;
-  for (;;) {
-    if (buffer.size() > 0) {
-      boost::system::error_code ec;
-      const std::size_t used = parser.put(buffer.data(), ec);
-      buffer.consume(used);
-      head += used;
-      if (parser.is_header_done()) co_return std::tuple{boost::system::error_code{}, head};
-      if (ec && ec != bhttp::error::need_more) co_return std::tuple{ec, head};
-      if (head + buffer.size() > max_header) co_return std::tuple{bhttp::error::header_limit, head};
-    }
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(16u << 10), net::as_tuple(net::use_awaitable));
-    buffer.commit(n);
-    if (ec == net::error::eof) {
-      if (!parser.got_some()) co_return std::tuple{boost::system::error_code(bhttp::error::end_of_stream), head};
-      boost::system::error_code eof_ec;
-      parser.put_eof(eof_ec);  // a head cut short: partial_message, as Beast reports it
-      co_return std::tuple{eof_ec ? eof_ec : boost::system::error_code(bhttp::error::partial_message), head};
-    }
-    if (ec) co_return std::tuple{ec, head};
-  }
 }
 
 /** probe_only: a connection past the cap (ProbeReserve): one probe is served, anything else gets 503. */
