@@ -65,16 +65,12 @@ std::optional<BodyRefusal> inflate_body(std::string_view body, std::size_t max_b
 net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& req) {
   // Content-Type is not checked (curl --data-binary sends a form type; agents often none);
   // Content-Encoding is, as on /v1/traces: a gzip body read as text was all invalid_json.
+  // An unsupported Content-Encoding was refused on the head (refuse_on_head).
   std::string_view body = req.body();
   std::string inflated;
-  switch (body_coding(content_encoding(req))) {
-    case BodyCoding::identity: break;
-    case BodyCoding::gzip:
-      if (auto refused = inflate_body(body, ctx.options.max_body, inflated)) co_return std::move(refused->answer);
-      body = inflated;
-      break;
-    case BodyCoding::unsupported:
-      co_return error_response(415, "unsupported Content-Encoding: only gzip is supported");
+  if (body_coding(content_encoding(req)) == BodyCoding::gzip) {
+    if (auto refused = inflate_body(body, ctx.options.max_body, inflated)) co_return std::move(refused->answer);
+    body = inflated;
   }
   protocol::Decoder decoder(ctx.options.decode);
   if (ctx.context.monotonic_offset_ns) decoder.set_monotonic_offset_ns(ctx.context.monotonic_offset_ns->load());
@@ -109,10 +105,8 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
     if (counters) counters->reject_request(reason);
     return r;
   };
-  bool gzip = false;
-  if (auto refused = check_otlp_headers(header(req, boost::beast::http::field::content_type), content_encoding(req),
-                                        gzip))
-    co_return refuse(OtlpRequestReject::unsupported_content, std::move(*refused));
+  // Content-Type and Content-Encoding were checked on the head (refuse_on_head).
+  const bool gzip = body_coding(content_encoding(req)) == BodyCoding::gzip;
   std::string_view body = req.body();
   std::string inflated;
   if (gzip) {
@@ -143,28 +137,61 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
   co_return otlp_response(decoded, applied);
 }
 
-}  // namespace
+/** A request's head checked once: the refusal, or what dispatch goes on with. */
+struct HeadCheck {
+  std::optional<Response> refusal;
+  Target target;
+  RouteMatch match;
+};
 
-net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req, std::string_view& label) {
+HeadCheck check_head(const DispatchContext& ctx, const Request& req, std::string_view& label) {
+  HeadCheck out;
   auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
   // A malformed target (.., NUL, bad escapes) matches no route: counted as not_found.
   label = route_label(Route::not_found);
-  if (!target.value) co_return error_response(400, target.error);
-  const RouteMatch m = route(std::string_view(req.method_string().data(), req.method_string().size()),
-                             target.value->raw_path);
-  label = route_label(m.route);
-  if (m.route == Route::not_found) co_return error_response(404, "not found");
-  if (!m.method_allowed) {
-    Response r = error_response(405, "method not allowed");
-    r.allow = std::string(m.allow);
-    co_return r;
+  if (!target.value) {
+    out.refusal = error_response(400, target.error);
+    return out;
   }
+  out.target = std::move(*target.value);
+  out.match = route(std::string_view(req.method_string().data(), req.method_string().size()), out.target.raw_path);
+  const RouteMatch& m = out.match;
+  label = route_label(m.route);
+  if (m.route == Route::not_found) {
+    out.refusal = error_response(404, "not found");
+  } else if (!m.method_allowed) {
+    out.refusal = error_response(405, "method not allowed");
+    out.refusal->allow = std::string(m.allow);
+  } else if (m.route == Route::healthz) {
+    // Answers even while shutting down.
+  } else if (ctx.stopping) {
+    out.refusal = error_response(503, "shutting down");
+  } else if (m.route == Route::v1_traces) {
+    bool gzip = false;
+    out.refusal = check_otlp_headers(header(req, boost::beast::http::field::content_type), content_encoding(req), gzip);
+    if (out.refusal && ctx.counters) ctx.counters->reject_request(OtlpRequestReject::unsupported_content);
+  } else if (m.route == Route::spans && body_coding(content_encoding(req)) == BodyCoding::unsupported) {
+    out.refusal = error_response(415, "unsupported Content-Encoding: only gzip is supported");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<Response> refuse_on_head(const DispatchContext& ctx, const Request& req, std::string_view& label) {
+  return check_head(ctx, req, label).refusal;
+}
+
+net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req, std::string_view& label) {
+  HeadCheck head = check_head(ctx, req, label);
+  if (head.refusal) co_return std::move(*head.refusal);
+  const RouteMatch& m = head.match;
+  const Target& target = head.target;
   if (m.route == Route::healthz) co_return Response{200, "application/json", "{\"status\":\"ok\"}", {}, {}, {}};
-  if (ctx.stopping) co_return error_response(503, "shutting down");
   switch (m.route) {
     case Route::readyz: co_return Response{200, "application/json", "{\"status\":\"ready\"}", {}, {}, {}};
     case Route::traces: {
-      auto q = parse_list_query(*target.value);
+      auto q = parse_list_query(target);
       if (!q.value) co_return error_response(400, q.error);
       co_return list_traces(ctx.context.store, *q.value);
     }
@@ -188,7 +215,7 @@ net::awaitable<Response> dispatch(const DispatchContext& ctx, const Request& req
     }
     case Route::stream: {
       // A valid stream request never gets here: the server streams it (sse_session.hpp).
-      auto q = parse_stream_query(*target.value);
+      auto q = parse_stream_query(target);
       if (!q.value) co_return error_response(400, q.error);
       co_return error_response(503, "live stream unavailable");
     }

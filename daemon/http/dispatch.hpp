@@ -4,6 +4,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <optional>
 #include <string_view>
 
 #include "daemon/http/api.hpp"
@@ -23,6 +24,14 @@ struct DispatchContext {
   bool stopping;  // shutting down: everything but /healthz answers 503
   ServerCounters* counters = nullptr;  // the server's own counters (OTLP ingest, connections); may be null
 };
+
+/**
+ * The answer a request gets on its head alone, if any: a bad target, no route, a method
+ * the route does not take, shutting down, or a body type the route refuses. The server
+ * asks before answering "100 Continue", so a refused client never sends its body.
+ * label is set to the route's metric label. dispatch() starts with the same checks.
+ */
+std::optional<Response> refuse_on_head(const DispatchContext& ctx, const Request& req, std::string_view& label);
 
 /**
  * Answers one request (never throws on request content). Runs on the caller's executor

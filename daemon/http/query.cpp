@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <boost/beast/core/string.hpp>
+
 #include "protocol/span.hpp"
 #include "protocol/text_bytes.hpp"
 
@@ -70,7 +72,24 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
   return out;
 }
 
+/**
+ * RFC 9112 §3.2.2: a server takes the absolute form ("http://host:port/path?q") that
+ * proxies and some clients send; only its path and query are ours to route.
+ */
+std::string_view origin_form(std::string_view target) {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() < scheme.size() || !boost::beast::iequals(target.substr(0, scheme.size()), scheme)) continue;
+    const std::string_view rest = target.substr(scheme.size());
+    const std::size_t path = rest.find_first_of("/?");
+    if (path == std::string_view::npos) return "/";
+    // "http://host?q" (an empty path with a query) is left to fail as a bad target.
+    return rest[path] == '/' ? rest.substr(path) : std::string_view{};
+  }
+  return target;
+}
+
 Parsed<Target> parse_target(std::string_view target) {
+  target = origin_form(target);
   if (target.empty() || target.front() != '/') return Parsed<Target>::fail("request target must start with '/'");
   if (target.find('\0') != std::string_view::npos) return Parsed<Target>::fail("request target holds a NUL byte");
   const std::size_t q = target.find('?');

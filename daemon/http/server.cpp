@@ -245,14 +245,24 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
         verdict = check_access(*st, *s, parser.get());
       }
     }
-    const bool answered = verdict && verdict->answer;
-    if (!ec && !answered && !over_cap && !parser.is_done()) {
-      // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line.
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    bool answered = verdict && verdict->answer;
+    if (!ec && !answered && !over_cap && !parser.is_done() &&
+        beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for this line. A
+      // request its route would refuse (404, 405, 415, 503) is answered instead: the client
+      // then never sends the body (the connection closes, the body being unread).
+      DispatchContext dc{st->options, st->context, st->requests, st->stopping.load(), &st->counters};
+      std::string_view head_label;
+      if (auto refused = refuse_on_head(dc, parser.get(), head_label)) {
+        verdict->answer = std::move(*refused);
+        answered = true;
+      } else {
         bhttp::response<bhttp::empty_body> go_on(bhttp::status::continue_, parser.get().version());
         auto [cec, cn] = co_await bhttp::async_write(s->stream, go_on, net::as_tuple(net::use_awaitable));
         if (cec) break;
       }
+    }
+    if (!ec && !answered && !over_cap && !parser.is_done()) {
       auto [bec, bn] = co_await bhttp::async_read(s->stream, buffer, parser, net::as_tuple(net::use_awaitable));
       ec = bec;
     }

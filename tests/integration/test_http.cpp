@@ -345,4 +345,47 @@ TEST_CASE("connections over --http-max-connections get 503 and a body sent after
   CHECK(posted->status == 200);
   CHECK(posted->body == R"({"accepted":2,"rejected":0,"errors":[]})");
 }
+
+TEST_CASE("a body its route would refuse is never asked for: the final status comes instead of 100") {
+  TempDir dir;
+  HttpDaemon h(dir, {});
+  struct Case {
+    std::string head;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"POST /no/such/route HTTP/1.1\r\n", 404},
+      {"POST /api/traces HTTP/1.1\r\n", 405},
+      {"POST /v1/traces HTTP/1.1\r\nContent-Type: application/x-protobuf\r\n", 415},
+      {"POST /v1/traces HTTP/1.1\r\nContent-Type: text/plain\r\n", 415},
+      {"POST /api/spans HTTP/1.1\r\nContent-Encoding: br\r\n", 415},
+      {"POST /api/../x HTTP/1.1\r\n", 400},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.head);
+    HttpClient client(h.port);
+    REQUIRE(client.send(c.head + "Host: localhost\r\nExpect: 100-continue\r\nContent-Length: 10000000\r\n\r\n"));
+    auto answer = client.read_response();
+    REQUIRE(answer);
+    CHECK(answer->status == c.status);
+    CHECK(answer->headers["connection"] == "close");
+    CHECK(client.wait_eof());
+  }
+  auto metrics = HttpClient(h.port).request("GET", "/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("tracecol_otlp_requests_rejected_total{reason=\"unsupported_content\"} 2") != std::string::npos);
+}
+
+TEST_CASE("an absolute-form target is routed by its path") {
+  TempDir dir;
+  HttpDaemon h(dir, {});
+  HttpClient client(h.port);
+  REQUIRE(client.send("GET http://127.0.0.1:" + std::to_string(h.port) + "/healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto health = client.read_response();
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto listed = client.request("GET", "http://localhost/api/traces?limit=1");
+  REQUIRE(listed);
+  CHECK(listed->status == 200);
+}
 }

@@ -30,8 +30,23 @@ TEST_SUITE("http query") {
     CHECK_FALSE(parse_target(std::string_view("/api\0x", 6)).value);
     CHECK_FALSE(parse_target("/api/traces?name=%zz").value);
     CHECK_FALSE(parse_target("/api/traces?name=%4").value);
-    CHECK_FALSE(parse_target("http://host/api").value);
     CHECK_FALSE(parse_target("").value);
+    CHECK_FALSE(parse_target("http://host/api/../x").value);
+    CHECK_FALSE(parse_target("ftp://host/api").value);
+    CHECK_FALSE(parse_target("*").value);
+  }
+
+  TEST_CASE("takes the absolute form a proxy sends and routes its path and query") {
+    auto t = parse_target("http://127.0.0.1:4318/api/traces?limit=5");
+    REQUIRE(t.value);
+    CHECK(t.value->raw_path == "/api/traces");
+    CHECK(*t.value->param("limit") == "5");
+    auto upper = parse_target("HTTPS://collector.example/v1/traces");
+    REQUIRE(upper.value);
+    CHECK(upper.value->path == "/v1/traces");
+    auto bare = parse_target("http://host:4318");
+    REQUIRE(bare.value);
+    CHECK(bare.value->path == "/");
   }
 
   TEST_CASE("dots in the query or inside a path segment are text, not a traversal") {
