@@ -6,6 +6,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "daemon/assembly/evicted_ids.hpp"
 #include "daemon/assembly/late_spans.hpp"
 #include "daemon/assembly/open_trace.hpp"
 
@@ -45,6 +46,7 @@ struct Assembler::Impl {
   std::list<TraceId> ready;  // open traces that ready(), least recent event first (linger)
   std::vector<TracePtr> finished;                   // published at the end of each call
   LateSpans late;                                   // this apply's late spans
+  EvictedIds evicted;                               // a span for one of these is late, not a new trace
   Counters counters;
   std::vector<Unchanged>* unchanged_out = nullptr;  // during apply(): where no-op copies are noted
   std::size_t event_index = 0;                      // during apply(): the event being applied
@@ -53,8 +55,10 @@ struct Assembler::Impl {
     if (unchanged_out != nullptr) unchanged_out->push_back({event_index, id});
   }
 
-  Impl(AssemblerOptions o, store::TraceStore& s, Publish p) : options(o), store(s), publish(std::move(p)) {
-    store.set_evict_callback([this](std::shared_ptr<Trace>&& trace) { on_evict(std::move(trace)); });
+  Impl(AssemblerOptions o, store::TraceStore& s, Publish p)
+      : options(o), store(s), publish(std::move(p)), evicted(o.evicted_ids_remembered) {
+    store.set_evict_callback(
+        [this](std::shared_ptr<Trace>&& trace, bool exported) { on_evict(std::move(trace), exported); });
   }
 
   /** An error anywhere in the trace keeps it; a follow-up asks the stored trace too. */
@@ -101,7 +105,9 @@ struct Assembler::Impl {
     open.erase(it);
   }
 
-  void on_evict(std::shared_ptr<Trace>&& trace) {
+  void on_evict(std::shared_ptr<Trace>&& trace, bool exported) {
+    evicted.remember(trace->trace_id);
+    if (exported) return;
     // The store drops an open trace to stay in bounds: export it as it stands first.
     if (auto it = open.find(trace->trace_id); it != open.end()) forget(it);
     trace->complete = false;
@@ -121,11 +127,18 @@ struct Assembler::Impl {
     }
   }
 
-  /** Inserts a new open trace (precondition: the store does not hold it). */
+  /**
+   * Inserts a new open trace (precondition: the store does not hold it). An id the store
+   * evicted after exporting it makes a follow-up: its spans are late, exported once in a
+   * record of their own when it completes, like late spans of a trace still stored.
+   */
   OpenTrace& start_trace(Txn& txn, const TraceId& id) {
+    const bool follow_up = evicted.contains(id);
     txn.insert(id);   // may evict older traces, which runs on_evict
     late.forget(id);  // an exported namesake was evicted: its index is stale (its record stays)
+    if (follow_up) txn.find_open(id)->follow_up = true;
     OpenTrace& o = open.emplace(id, OpenTrace{}).first->second;
+    o.follow_up = follow_up;
     o.lru = lru.insert(lru.end(), id);
     bump(counters.traces_started);
     return o;
@@ -219,6 +232,10 @@ struct Assembler::Impl {
         }
       }
       if (span.run_id.empty()) span.run_id = trace.run_id;  // a span belongs to its trace's run
+      if (o->follow_up) {
+        span.late = true;
+        bump(counters.spans_late);
+      }
       o->account(span, +1);
       txn.add_bytes(id, static_cast<std::ptrdiff_t>(span.footprint()), 1);
       trace.spans.push_back(std::move(span));

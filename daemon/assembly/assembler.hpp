@@ -25,6 +25,8 @@ struct AssemblerOptions {
   Clock::duration trace_idle_timeout = std::chrono::minutes(5); // no event this long -> complete:false
   std::size_t max_spans_per_trace = 10000;
   std::size_t max_trace_bytes = 64u << 20;  // footprint of one trace; past it spans are refused (trace_too_large)
+  // Ids of evicted traces kept to tell a late span from a new trace (~50 bytes each).
+  std::size_t evicted_ids_remembered = 16384;
   double sample_rate = 1.0;            // fraction of traces exported, decided from trace_id
   bool sample_keep_errors = true;      // traces with an error are exported regardless
 };

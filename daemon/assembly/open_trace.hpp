@@ -25,6 +25,7 @@ struct OpenTrace {
   std::list<protocol::TraceId>::iterator lru;    // position in the activity list (all open traces)
   std::list<protocol::TraceId>::iterator ready_pos;  // position in the ready list, when in_ready
   bool in_ready = false;
+  bool follow_up = false;  // the store evicted this id after exporting it: every span is late
   /** Built once a trace outgrows a linear scan (most agent traces never do). */
   std::unique_ptr<SpanIndex> index;
 
@@ -37,8 +38,11 @@ struct OpenTrace {
     if (!span.ended()) open_spans += static_cast<std::uint32_t>(sign);
   }
 
-  /** Root ended, nothing open: the linger rule may complete the trace. */
-  bool ready() const { return roots > 0 && roots_ended == roots && open_spans == 0; }
+  /**
+   * Root ended, nothing open: the linger rule may complete the trace. A follow-up's root
+   * usually went out with the evicted trace, so nothing open is enough for it.
+   */
+  bool ready() const { return (roots > 0 || follow_up) && roots_ended == roots && open_spans == 0; }
 };
 
 /**

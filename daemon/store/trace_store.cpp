@@ -38,7 +38,7 @@ struct TraceStore::Impl {
   std::list<TraceId> order;  // oldest first: eviction pops the front in O(1)
   std::unordered_map<std::string, RunTraces, StringHash, std::equal_to<>> by_run;
   std::uint64_t next_seq = 0;
-  EvictUnexported evict;
+  Evicted evict;
   StoreCounters counters;
   // Rendered records of frozen traces, by id. Its own lock, not the store's: a cached
   // GET never waits for the writer's batch (which holds the store lock throughout).
@@ -83,10 +83,8 @@ struct TraceStore::Impl {
     const bool exported = e.exported;
     entries.erase(it);
     --counters.traces;
-    if (!exported) {
-      ++counters.evicted_open;
-      if (evict) evict(std::move(trace));
-    }
+    if (!exported) ++counters.evicted_open;
+    if (evict) evict(std::move(trace), exported);
   }
 
   /** The writable trace of an entry: exported and shared snapshots are copied first. */
@@ -116,7 +114,7 @@ void TraceStore::set_max_json_bytes(std::size_t bytes) {
 }
 TraceStore::~TraceStore() = default;
 
-void TraceStore::set_evict_callback(EvictUnexported callback) {
+void TraceStore::set_evict_callback(Evicted callback) {
   std::unique_lock lock(mutex_);
   impl_->evict = std::move(callback);
 }

@@ -107,18 +107,18 @@ struct StoreCounters {
 class TraceStore {
  public:
   /**
-   * Called (inside the Transaction, on the writer's thread) for each evicted trace that
-   * was never handed to the exporters, so the owner can export it first. The trace is
-   * moved out to the callback.
+   * Called (inside the Transaction, on the writer's thread) for each evicted trace. One
+   * never handed to the exporters (exported = false) is for the owner to export first;
+   * for either, the owner learns the id is gone. The trace is moved out to the callback.
    */
-  using EvictUnexported = std::function<void(std::shared_ptr<protocol::Trace>&& trace)>;
+  using Evicted = std::function<void(std::shared_ptr<protocol::Trace>&& trace, bool exported)>;
 
   explicit TraceStore(StoreLimits limits = {});
   ~TraceStore();
   TraceStore(const TraceStore&) = delete;
   TraceStore& operator=(const TraceStore&) = delete;
 
-  void set_evict_callback(EvictUnexported callback);
+  void set_evict_callback(Evicted callback);
   /**
    * Bound on get_json's cached records (their capacity), counted apart from max_bytes so
    * a query never evicts a trace; default max_bytes / 2; 0 turns the cache off. Before

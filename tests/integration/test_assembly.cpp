@@ -155,6 +155,24 @@ TEST_CASE("a span arriving after export comes out as a follow-up record holding 
   CHECK_FALSE(f.records[0].HasMember("follow_up"));
 }
 
+TEST_CASE("spans sent again for a trace the store evicted come out as a follow-up flagged late") {
+  Rig r({"--max-traces", "1", "--trace-linger", "50ms"});
+  r.send(span_line(SpanSpec("e1", "1")) + span_line(SpanSpec("e1", "2", "1")) + trace_end_line("e1"));
+  r.send(span_line(SpanSpec("e2", "1")) + trace_end_line("e2"));  // evicts e1
+  REQUIRE(r.records(2).records.size() == 2);
+  // The agent's export(trace) of e1 arrives late: the same spans again, one more child.
+  r.send(span_line(SpanSpec("e1", "1")) + span_line(SpanSpec("e1", "2", "1")) +
+         span_line(SpanSpec("e1", "3", "1").named("late.child")) + trace_end_line("e1"));
+  auto f = r.records(3);
+  REQUIRE(f.records.size() == 3);
+  const auto& follow = f.records[2];
+  CHECK(str(follow, "trace_id") == trace_hex("e1"));
+  CHECK(flag(follow, "follow_up"));
+  REQUIRE(follow["spans"].Size() == 3);
+  for (const auto& s : follow["spans"].GetArray()) CHECK(flag(s, "late"));
+  CHECK_FALSE(f.records[0].HasMember("follow_up"));
+}
+
 TEST_CASE("an orphan span is marked orphan at depth 0") {
   Rig r({});
   r.send(span_line(SpanSpec("16", "1")) + span_line(SpanSpec("16", "3", "99")) + trace_end_line("16"));

@@ -4,6 +4,7 @@
 #include <random>
 #include <set>
 
+#include "daemon/assembly/evicted_ids.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/trace_tree.hpp"
 #include "tests/unit/assembly/assembler_rig.hpp"
@@ -27,6 +28,55 @@ TEST_SUITE("assembler") {
     CHECK(r.store.get(tid(1))->spans.size() == 3);
     r.apply({span_event(1, 2, 1)});  // a duplicate of a late span: merged, not re-published
     CHECK(r.published.size() == 2);
+  }
+
+  TEST_CASE("spans for a trace evicted after export make a follow-up of late spans, not a new trace") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 10ms;
+    Rig r(o, {1, 1u << 30});
+    r.apply({span_event(1, 1, 0), span_event(1, 2, 1), trace_end(1)});
+    r.apply({span_event(2, 1, 0), trace_end(2)});  // evicts trace 1 (max 1 trace)
+    REQUIRE(r.published.size() == 2);
+    REQUIRE(r.store.get(tid(1)) == nullptr);
+    // The agent sends trace 1's child again (exported already) and one new child, no root.
+    r.apply({span_event(1, 2, 1), span_event(1, 3, 1)}, t0 + 1ms);
+    r.assembler.tick(t0 + 20ms);  // nothing open: the linger rule completes it without a root
+    REQUIRE(r.published.size() == 3);
+    const auto& follow = *r.published[2];
+    CHECK(follow.trace_id == tid(1));
+    CHECK(follow.follow_up);
+    CHECK(follow.complete);
+    REQUIRE(follow.spans.size() == 2);
+    CHECK(follow.spans[0].late);
+    CHECK(follow.spans[1].late);
+    CHECK(r.assembler.counters().spans_late == 2);
+    CHECK(r.assembler.counters().follow_ups_published == 1);
+    // The store's record of it says so too, and its missing parent is no orphan there.
+    auto stored = r.store.get(tid(1));
+    REQUIRE(stored);
+    CHECK(stored->follow_up);
+    // A trace never seen before still starts as a trace.
+    r.apply({span_event(3, 1, 0), trace_end(3)}, t0 + 30ms);
+    CHECK_FALSE(r.published.back()->follow_up);
+    CHECK_FALSE(r.published.back()->spans[0].late);
+  }
+
+  TEST_CASE("the evicted ids remembered are bounded and the oldest go first") {
+    assembly::EvictedIds ids(3);
+    for (std::uint64_t n = 1; n <= 3; ++n) ids.remember(tid(n));
+    ids.remember(tid(2));  // already there: keeps its place
+    CHECK(ids.size() == 3);
+    ids.remember(tid(4));
+    CHECK_FALSE(ids.contains(tid(1)));
+    CHECK(ids.contains(tid(2)));
+    CHECK(ids.contains(tid(4)));
+    for (std::uint64_t n = 5; n <= 100; ++n) ids.remember(tid(n));
+    CHECK(ids.size() == 3);
+    CHECK(ids.contains(tid(100)));
+    CHECK_FALSE(ids.contains(tid(97)));
+    assembly::EvictedIds none(0);
+    none.remember(tid(1));
+    CHECK_FALSE(none.contains(tid(1)));
   }
 
   TEST_CASE("evicting an open trace publishes it first") {

@@ -61,16 +61,17 @@ TEST_SUITE("store") {
     CHECK(c.spans == c.traces * 5);
   }
 
-  TEST_CASE("hands an open trace to the evict callback before dropping it") {
+  TEST_CASE("hands every evicted trace to the evict callback saying whether it was exported") {
     store::TraceStore s({2, 1u << 30});
-    std::vector<TraceId> evicted;
-    s.set_evict_callback([&](std::shared_ptr<Trace>&& t) { evicted.push_back(t->trace_id); });
+    std::vector<std::pair<TraceId, bool>> evicted;
+    s.set_evict_callback([&](std::shared_ptr<Trace>&& t, bool exported) { evicted.emplace_back(t->trace_id, exported); });
     put(s, 1, 1, false);
     put(s, 2, 1, true);
     put(s, 3, 1, true);
     put(s, 4, 1, true);
-    REQUIRE(evicted.size() == 1);
-    CHECK(evicted[0] == tid(1));
+    REQUIRE(evicted.size() == 2);
+    CHECK(evicted[0] == std::pair(tid(1), false));
+    CHECK(evicted[1] == std::pair(tid(2), true));
     CHECK(s.counters().evicted_open == 1);
   }
 
