@@ -14,7 +14,8 @@ TEST_JOBS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 SOCKET ?= /tmp/tracecol.sock
 DATA_DIR ?= $(CURDIR)/var
-RUN_FLAGS ?= --socket $(SOCKET) --export-console --export-file $(DATA_DIR)/traces.ndjson
+HTTP_LISTEN ?= 127.0.0.1:4318
+RUN_FLAGS ?= --socket $(SOCKET) --http-listen $(HTTP_LISTEN) --export-console --export-file $(DATA_DIR)/traces.ndjson
 
 .PHONY: all deps node-deps build run test test-asan fuzz fuzz-ci bench soak clean
 
@@ -48,13 +49,13 @@ build: deps
 
 run: build
 	@mkdir -p $(DATA_DIR)
-	@echo "tracecol: socket $(SOCKET), HTTP 127.0.0.1:4318, traces appended to $(DATA_DIR)/traces.ndjson"
+	@echo "tracecol: socket $(SOCKET), HTTP $(HTTP_LISTEN), traces appended to $(DATA_DIR)/traces.ndjson"
 	@echo "tracecol: send a first span from another shell:"
 	@echo "  echo '{\"type\":\"span\",\"trace_id\":\"3a7f1c2b\",\"span_id\":\"1\",\"name\":\"agent.run\",\"kind\":\"AGENT\",\"started_at\":1732500000.0,\"ended_at\":1732500000.142}' | socat - UNIX-CONNECT:$(SOCKET)"
 	@echo "  echo '{\"type\":\"trace_end\",\"trace_id\":\"3a7f1c2b\"}' | socat - UNIX-CONNECT:$(SOCKET)"
 	@echo "  jq . $(DATA_DIR)/traces.ndjson"
-	@echo "  curl -s localhost:4318/api/traces | jq ."
-	@echo "tracecol: web UI at http://127.0.0.1:4318/ ; live: curl -sN localhost:4318/api/stream"
+	@echo "  curl -s $(HTTP_LISTEN)/api/traces | jq ."
+	@echo "tracecol: web UI at http://$(HTTP_LISTEN)/ ; live: curl -sN $(HTTP_LISTEN)/api/stream"
 	exec ./build/release/daemon/tracecol $(RUN_FLAGS)
 
 # Tests labelled soak (minutes each) run only under make soak.

@@ -29,6 +29,17 @@ bool member_bool(const rapidjson::Value& v, const char* key) {
 
 }  // namespace
 
+/**
+ * A summary's STATUS, in the web UI's words: "running" while the trace has no end yet
+ * (duration_ms null), then "complete" or "incomplete" (exported by the idle timeout,
+ * an eviction or shutdown with something still open).
+ */
+std::string trace_status(const rapidjson::Value& t) {
+  const auto duration = t.FindMember("duration_ms");
+  if (duration == t.MemberEnd() || duration->value.IsNull()) return "running";
+  return member_bool(t, "complete") ? "complete" : "incomplete";
+}
+
 std::string printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -124,7 +135,7 @@ std::optional<std::string> traces_table(std::string_view body, std::string& erro
     if (!t.IsObject()) continue;
     rows.push_back({printable(member_text(t, "trace_id")), format_epoch(member_text(t, "started_at")),
                     format_duration_ms(member_text(t, "duration_ms")), member_text(t, "span_count"),
-                    member_text(t, "error_count"), member_bool(t, "complete") ? "complete" : "incomplete",
+                    member_text(t, "error_count"), trace_status(t),
                     printable(member_text(t, "run_id")), printable(member_text(t, "name"))});
   }
   std::string out = format_table({"TRACE_ID", "STARTED (UTC)", "DURATION", "SPANS", "ERRORS", "STATUS", "RUN_ID", "NAME"}, rows);

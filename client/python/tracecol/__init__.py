@@ -12,12 +12,12 @@ Without it, the standalone API::
 
 from .context import TraceContext, reset_trace_context, set_trace_context, trace_context
 from .exporter import DEFAULT_SOCKET, SocketTraceExporter, default_socket_path
-from .tracer import Span, SpanKind, Tracer, configure, get_tracer, traced
+from .tracer import Span, SpanKind, Tracer, configure, get_tracer, sampled_in, traced
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_SOCKET", "SocketTraceExporter", "Span", "SpanKind", "TraceContext", "Tracer",
-    "configure", "default_socket_path", "get_tracer", "reset_trace_context",
+    "configure", "default_socket_path", "get_tracer", "reset_trace_context", "sampled_in",
     "set_trace_context", "trace_context", "traced", "__version__",
 ]

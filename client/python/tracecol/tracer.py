@@ -7,6 +7,7 @@ import enum
 import functools
 import inspect
 import random
+import re
 import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
@@ -25,6 +26,31 @@ class SpanKind(str, enum.Enum):
     CHAIN = "CHAIN"
     CUSTOM = "CUSTOM"
     TEAM = "TEAM"
+
+
+_MASK64 = (1 << 64) - 1
+_HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
+
+
+def sampled_in(trace_id: str, sample_rate: float) -> bool:
+    """The daemon's --sample-rate rule (daemon/assembly/sampling.cpp), decided from the
+    trace id alone: every span of a trace, every process and the daemon agree on it. An
+    id that is not 1..32 hex digits falls back to a coin toss."""
+    if sample_rate >= 1.0:
+        return True
+    if sample_rate <= 0.0:
+        return False
+    if not isinstance(trace_id, str) or _HEX_ID.fullmatch(trace_id) is None:
+        return random.random() < sample_rate
+    value = int(trace_id, 16)
+    hi, lo = value >> 64, value & _MASK64
+    x = lo ^ ((hi * 0x9E3779B97F4A7C15) & _MASK64)
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & _MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & _MASK64
+    x ^= x >> 33
+    return (x >> 11) * 2.0 ** -53 < sample_rate
 
 
 def _new_span_id() -> str:
@@ -201,8 +227,7 @@ class Tracer:
                 span.trace_id = _new_trace_id()
                 span.run_id = run_id or self.run_id
                 span._owns_trace = True
-            span._sampled = self.enabled and (
-                self.sample_rate >= 1.0 or random.random() < self.sample_rate)
+            span._sampled = self.enabled and sampled_in(span.trace_id, self.sample_rate)
         except Exception:  # noqa: BLE001
             pass
         return span

@@ -169,5 +169,53 @@ class TracedTest(DaemonTestCase):
         self.assertEqual(self.tracer.exporter.stats()["accepted"], 0)
 
 
+class SamplingTest(DaemonTestCase):
+    def test_a_trace_is_sampled_whole_and_as_the_daemon_decides(self) -> None:
+        # The daemon samples the same rule: it exports exactly the traces the client keeps.
+        daemon = self.start_daemon("--trace-linger", "60s", "--sample-rate", "0.5")
+        keep_all = tracecol.Tracer(self.exporter(daemon.socket_path))
+        half = tracecol.Tracer(self.exporter(daemon.socket_path), sample_rate=0.5)
+        sent: List[str] = []
+        for n in range(40):
+            with half.trace(run_id="sampled-%d" % n) as scope:
+                for name in ("a", "b", "c"):  # three root spans of one trace
+                    with half.span(name):
+                        pass
+            with keep_all.trace(run_id="all-%d" % n) as whole:
+                with keep_all.span("root"):
+                    pass
+            sent.append(whole.trace_id)
+            if tracecol.sampled_in(scope.trace_id, 0.5):
+                sent.append(scope.trace_id)
+        self.assertTrue(half.flush(30))
+        self.assertTrue(keep_all.flush(30))
+        stored = wait_until(lambda: (lambda r: r if len(r) == len(sent) else None)(
+            daemon.get("/api/traces?limit=1000")[1]["traces"]), what="every trace stored")
+        by_id = {t["trace_id"]: t for t in stored}
+        self.assertEqual(set(by_id), set(sent))
+        for trace_id in sent:
+            if by_id[trace_id]["run_id"].startswith("sampled-"):
+                self.assertEqual(by_id[trace_id]["span_count"], 3)  # whole, never in part
+        kept = [t for t in sent if by_id[t]["run_id"].startswith("sampled-")]
+        self.assertTrue(0 < len(kept) < 40, "sample_rate 0.5 kept %d of 40" % len(kept))
+        stop = daemon.stop()
+        self.assertEqual(stop, 0)
+        exported = {r["trace_id"] for r in daemon.records()}
+        self.assertEqual(exported, {t for t in sent if tracecol.sampled_in(t, 0.5)})
+
+    def test_the_rule_is_the_daemons(self) -> None:
+        # Values from daemon/assembly/sampling.cpp's sampled_in() for rates 0.5, 0.1, 0.9.
+        vectors = {"3a7f1c2b": (1, 1, 1), "00000000000000000000000000000001": (0, 0, 1),
+                   "ffffffffffffffffffffffffffffffff": (1, 0, 1),
+                   "0af7651916cd43dd8448eb211c80319c": (1, 0, 1),
+                   "4bf92f3577b34da6a3ce929d0e0e4736": (1, 1, 1), "deadbeef": (0, 0, 1),
+                   "abc": (0, 0, 0)}
+        for trace_id, expected in vectors.items():
+            got = tuple(int(tracecol.sampled_in(trace_id, r)) for r in (0.5, 0.1, 0.9))
+            self.assertEqual(got, expected, trace_id)
+        self.assertTrue(tracecol.sampled_in("not hex", 1.0))
+        self.assertFalse(tracecol.sampled_in("not hex", 0.0))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -47,7 +47,9 @@ TEST_CASE("turns an /api/traces page into a table, newest first as sent") {
       R"({"traces":[{"trace_id":"000000000000000000000000000000b1","run_id":"run-b","name":"search","span_count":1,)"
       R"("error_count":0,"started_at":1732500002.000000,"duration_ms":50,"complete":true},)"
       R"({"trace_id":"000000000000000000000000000000a2","run_id":"run-a","name":"act\u001b","span_count":2,)"
-      R"("error_count":1,"started_at":1732500001.000000,"duration_ms":null,"complete":false}],"next_cursor":null})";
+      R"("error_count":1,"started_at":1732500001.000000,"duration_ms":null,"complete":false},)"
+      R"({"trace_id":"000000000000000000000000000000a1","run_id":"run-a","name":"old","span_count":3,)"
+      R"("error_count":0,"started_at":1732500000.000000,"duration_ms":7,"complete":false}],"next_cursor":null})";
   std::string error;
   bool more = true;
   const auto t = traces_table(body, error, more);
@@ -56,7 +58,8 @@ TEST_CASE("turns an /api/traces page into a table, newest first as sent") {
   CHECK(*t ==
         "TRACE_ID                          STARTED (UTC)            DURATION  SPANS  ERRORS  STATUS      RUN_ID  NAME\n"
         "000000000000000000000000000000b1  2024-11-25 02:00:02.000  50ms      1      0       complete    run-b   search\n"
-        "000000000000000000000000000000a2  2024-11-25 02:00:01.000  -         2      1       incomplete  run-a   act\\x1b\n");
+        "000000000000000000000000000000a2  2024-11-25 02:00:01.000  -         2      1       running     run-a   act\\x1b\n"
+        "000000000000000000000000000000a1  2024-11-25 02:00:00.000  7.0ms     3      0       incomplete  run-a   old\n");
 }
 
 TEST_CASE("says there are more traces when the page has a next cursor") {
