@@ -53,7 +53,9 @@
     const hms = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:` +
       `${String(d.getSeconds()).padStart(2, '0')}.${String(d.getMilliseconds()).padStart(3, '0')}`;
     if (d.toDateString() === now.toDateString()) return hms;
-    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${hms}`;
+    // The year only when it is not this one: "11-25 02:00:00.005" fits the list's column.
+    const md = `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    return d.getFullYear() === now.getFullYear() ? `${md} ${hms}` : `${d.getFullYear()}-${md} ${hms}`;
   }
 
   function shortId(id) { return id ? id.replace(/^0+(?=[0-9a-f]{8})/, '') : ''; }
@@ -173,7 +175,8 @@
       'data-trace-id': t.trace_id, title: `trace ${t.trace_id}`,
     },
     el('span', { class: `dot ${errors ? 'dot-error' : running ? 'dot-running' : 'dot-ok'}` }),
-    el('span', { class: 'time', text: fmtTime(t.started_at) }),
+    el('span', { class: 'time', text: fmtTime(t.started_at),
+      title: t.started_at == null ? '' : new Date(t.started_at * 1000).toISOString() }),
     el('span', { class: 'name', text: t.name || '(unnamed)' }),
     el('span', { class: 'run', text: t.run_id || '' }),
     el('span', { class: 'num', text: t.span_count }),

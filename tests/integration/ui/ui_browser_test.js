@@ -177,6 +177,27 @@ async function main() {
     });
     console.log(`   live updates came by: ${liveMode === 'live' ? 'EventSource on /api/stream' : 'polling /api/traces (no /api/stream)'}`);
 
+    await step('list: a trace from another year shows its whole start time, untruncated', async () => {
+      const yearAgo = Number((Date.now() / 1000 - 400 * 86400).toFixed(6));
+      const id = 'a1d0000000000000000000000000f00d';
+      await daemon.send([
+        JSON.stringify({ type: 'span', trace_id: id, span_id: '1', run_id: 'ui-old', name: 'old-agent', kind: 'AGENT', started_at: yearAgo, ended_at: yearAgo + 1 }),
+        JSON.stringify({ type: 'trace_end', trace_id: id }),
+      ]);
+      await page.fill('#f-run', 'ui-old');
+      await page.waitForFunction(() => {
+        const rows = document.querySelectorAll('.trace-row');
+        return rows.length === 1 && rows[0].dataset.traceId === 'a1d0000000000000000000000000f00d';
+      }, null, { timeout: TIMEOUT });
+      const cell = await page.$eval('.trace-row .time', (e) => ({ text: e.textContent, scroll: e.scrollWidth, client: e.clientWidth, title: e.title }));
+      assert.match(cell.text, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/, `start time with its year: ${cell.text}`);
+      assert.ok(cell.scroll <= cell.client, `the start time fits its column (${cell.scroll} > ${cell.client} px)`);
+      assert.match(cell.title, /^\d{4}-\d{2}-\d{2}T/);
+      await page.fill('#f-run', 'ui-demo');
+      await page.waitForFunction(() => document.querySelectorAll('.trace-row').length === 6 &&
+        document.querySelector('#list-status').dataset.done === 'true', null, { timeout: TIMEOUT });
+    });
+
     await step('trace view: waterfall rows in tree order, indented, error row red', async () => {
       await page.click(`.trace-row[data-trace-id="${traces.errorTrace.id}"]`);
       await page.waitForFunction((n) => document.querySelectorAll('.span-row').length === n, traces.errorTrace.spanCount, { timeout: TIMEOUT });
