@@ -20,7 +20,10 @@ enum class MemberType {
   integer,  // value: a JSON integer that fits int64
   number,   // value: any other JSON number a double holds
   boolean,  // value: "true" or "false"
-  text,     // value: JSON text carried as a string (null, objects, arrays, numbers no double holds)
+  null,     // value: "null" (an empty AnyValue)
+  array,    // value: the array's JSON text (an arrayValue; walk it with walk_json_value)
+  object,   // value: the object's JSON text (a kvlistValue; walk it with walk_json_value)
+  text,     // value: JSON text carried as a string (numbers no double holds)
 };
 
 /** One metadata member; key is the key's content as written (escapes kept when key_escaped). */
@@ -89,7 +92,9 @@ class MemberReader {
         ++p_;
       } while (depth > 0);
     } else {
-      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ' ' && *p_ != '\t' && *p_ != '\n' && *p_ != '\r') ++p_;
+      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\t' && *p_ != '\n' &&
+             *p_ != '\r')
+        ++p_;
     }
     text = std::string_view(start, static_cast<std::size_t>(p_ - start));
     return !text.empty();
@@ -118,6 +123,31 @@ inline bool parse_integer(std::string_view token, std::int64_t& v) {
   return ec == std::errc() && ptr == token.data() + token.size();
 }
 
+/** Reads the value at the reader into m (value, type; key untouched); containers whole, as text. */
+inline bool read_member_value(MemberReader& in, MetadataMember& m) {
+  if (in.peek() == '"') {
+    if (!in.string(m.value, m.value_escaped)) return false;
+    m.type = MemberType::string;
+    return true;
+  }
+  if (!in.value(m.value)) return false;
+  const char c = m.value.front();
+  if (c == '-' || (c >= '0' && c <= '9')) {
+    m.type = parse_integer(m.value, m.integer)   ? MemberType::integer
+             : JsonScanner::fits_double(m.value) ? MemberType::number
+                                                 : MemberType::text;
+  } else if (m.value == "true" || m.value == "false") {
+    m.type = MemberType::boolean;
+  } else if (c == '[') {
+    m.type = MemberType::array;
+  } else if (c == '{') {
+    m.type = MemberType::object;
+  } else {
+    m.type = MemberType::null;
+  }
+  return true;
+}
+
 }  // namespace detail
 
 /** Calls visit(const MetadataMember&) for each top-level member of the (validated) metadata object, in order. */
@@ -128,25 +158,56 @@ void for_each_metadata_member(std::string_view metadata, Visit&& visit) {
   for (;;) {
     MetadataMember m;
     if (!in.string(m.key, m.key_escaped) || !in.eat(':')) return;
-    if (in.peek() == '"') {
-      if (!in.string(m.value, m.value_escaped)) return;
-      m.type = MemberType::string;
-    } else {
-      if (!in.value(m.value)) return;
-      const char c = m.value.front();
-      if (c == '-' || (c >= '0' && c <= '9')) {
-        m.type = detail::parse_integer(m.value, m.integer) ? MemberType::integer
-                 : JsonScanner::fits_double(m.value)      ? MemberType::number
-                                                          : MemberType::text;
-      } else if (m.value == "true" || m.value == "false") {
-        m.type = MemberType::boolean;
-      } else {
-        m.type = MemberType::text;
-      }
-    }
+    if (!detail::read_member_value(in, m)) return;
     visit(static_cast<const MetadataMember&>(m));
     if (!in.eat(',')) return;
   }
+}
+
+/**
+ * Walks a (validated) array or object value depth-first, as OTLP's arrayValue and
+ * kvlistValue nest: out.begin(is_object), out.key(raw, escaped) before each member's
+ * value and out.member_end() after it, out.scalar(const MetadataMember&) for every
+ * other value (never array/object), out.end(is_object), and out.comma() between
+ * elements or members (raw: a key's content as written). The depth is the
+ * one ingest allowed (at most 64), so the recursion is bounded. False on anything
+ * unexpected; what was written so far then stands, cut short.
+ */
+template <typename Out>
+bool walk_json_value(std::string_view json, Out& out) {
+  detail::MemberReader in(json.data(), json.data() + json.size());
+  struct Walk {
+    detail::MemberReader& in;
+    Out& out;
+    bool value() {
+      const char open = in.peek();
+      if (open != '[' && open != '{') {
+        MetadataMember m;
+        return detail::read_member_value(in, m) && (out.scalar(static_cast<const MetadataMember&>(m)), true);
+      }
+      const bool object = open == '{';
+      const char close = object ? '}' : ']';
+      in.eat(open);
+      out.begin(object);
+      if (in.peek() == close) return in.eat(close), out.end(object), true;
+      for (bool first = true;; first = false) {
+        if (!first) out.comma();
+        if (object) {
+          std::string_view key;
+          bool escaped = false;
+          if (!in.string(key, escaped) || !in.eat(':')) return false;
+          out.key(key, escaped);
+        }
+        if (!value()) return false;
+        if (object) out.member_end();
+        if (in.eat(',')) continue;
+        if (!in.eat(close)) return false;
+        out.end(object);
+        return true;
+      }
+    }
+  };
+  return Walk{in, out}.value();
 }
 
 }  // namespace tracecol::protocol

@@ -351,7 +351,8 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
       if (value == nullptr) json = "null";
       else if (!append_any_value(json, *value)) return error = "bad value of attribute " + std::string(*key), false;
       std::string_view k = *key;
-      if (k.substr(0, 9) == "metadata." && k.size() > 9) k.remove_prefix(9);
+      // Ours: the prefix a colliding (or empty) metadata key went out with.
+      if (k.substr(0, 9) == "metadata.") k.remove_prefix(9);
       if (std::string* dst = meta.add(k)) *dst += json;
     }
   }

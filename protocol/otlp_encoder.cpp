@@ -142,13 +142,41 @@ std::string_view json_content(std::string_view raw, bool escaped, std::string& s
   return content.size() <= raw.size() ? content : raw;
 }
 
-/** ,{"key":"metadata.<key>","value":{"<type>": with value_head = "\",\"value\":{\"<type>\":". */
+/** ,{"key":"<key>","value":{"<type>": with value_head = "\",\"value\":{\"<type>\":" (metadata_key_needs_prefix). */
 template <std::size_t N>
 char* metadata_head(char* d, std::string_view key_json, const char (&value_head)[N]) {
-  d = write_literal(d, ",{\"key\":\"metadata.");
+  d = write_literal(d, ",{\"key\":\"");
+  if (metadata_key_needs_prefix(key_json)) d = write_literal(d, "metadata.");
   d = write_bytes(d, key_json);
   return write_literal(d, value_head);
 }
+
+/**
+ * A metadata array or object as the AnyValue OTLP nests (arrayValue, kvlistValue), for
+ * walk_json_value. Strings and keys are copied as written: valid JSON string content.
+ */
+struct AnyValueWriter {
+  char* d;
+  void begin(bool object) {
+    d = object ? write_literal(d, "{\"kvlistValue\":{\"values\":[") : write_literal(d, "{\"arrayValue\":{\"values\":[");
+  }
+  void end(bool) { d = write_literal(d, "]}}"); }
+  void comma() { *d++ = ','; }
+  void key(std::string_view raw, bool) { d = write_literal(write_bytes(write_literal(d, "{\"key\":\""), raw), "\",\"value\":"); }
+  void member_end() { *d++ = '}'; }
+  void scalar(const MetadataMember& m) {
+    switch (m.type) {
+      case MemberType::string: d = write_literal(write_bytes(write_literal(d, "{\"stringValue\":\""), m.value), "\"}"); break;
+      case MemberType::integer: d = write_literal(write_bytes(write_literal(d, "{\"intValue\":\""), m.value), "\"}"); break;
+      case MemberType::number: d = write_literal(write_bytes(write_literal(d, "{\"doubleValue\":"), m.value), "}"); break;
+      case MemberType::boolean: d = write_literal(write_bytes(write_literal(d, "{\"boolValue\":"), m.value), "}"); break;
+      case MemberType::text: d = write_literal(write_json_string(write_literal(d, "{\"stringValue\":"), m.value), "}"); break;
+      case MemberType::null:
+      case MemberType::array:   // never: the walk descends into containers
+      case MemberType::object: d = write_literal(d, "{}"); break;
+    }
+  }
+};
 
 /** One attribute per top-level member of the (validated) metadata object. */
 char* put_metadata_attributes(char* d, std::string_view metadata) {
@@ -175,6 +203,16 @@ char* put_metadata_attributes(char* d, std::string_view metadata) {
       case MemberType::text:
         d = write_literal(write_json_string(metadata_head(d, key, "\",\"value\":{\"stringValue\":"), m.value), "}}");
         break;
+      case MemberType::null: d = write_literal(metadata_head(d, key, "\",\"value\":{}"), "}"); break;
+      case MemberType::array:
+      case MemberType::object: {
+        char* const value = metadata_head(d, key, "\",\"value\":");
+        AnyValueWriter w{value};
+        // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
+        if (!walk_json_value(m.value, w)) w.d = write_literal(value, "{}");
+        d = write_literal(w.d, "}");
+        break;
+      }
     }
   });
   return d;
@@ -185,12 +223,15 @@ char* put_metadata_attributes(char* d, std::string_view metadata) {
  * copied as written or escaped (so within the text's json_string_bound), plus a head per
  * member. Every member's key brings two quotes, each of which the bound already counted
  * as one extra byte, so the bound's extra bytes over the text are at least twice the
- * members: no second pass to count them.
+ * members: no second pass to count them. A nested array or object becomes arrayValue /
+ * kvlistValue, at most 15 bytes per byte of its text ("[0]" is 45): 16 per metadata
+ * byte then, paid only by metadata holding one (two memchr to tell).
  */
 std::size_t metadata_bound(std::string_view metadata) {
   const std::size_t text = json_string_bound(metadata);
   const std::size_t members = (text - 2 - metadata.size()) / 2;
-  return text + members * metadata_member_bound;
+  const bool nested = metadata.find('[') != std::string_view::npos || metadata.find('{', 1) != std::string_view::npos;
+  return text + members * metadata_member_bound + (nested ? 16 * metadata.size() : 0);
 }
 
 /** An upper bound of put_span's output. */
@@ -200,7 +241,7 @@ std::size_t span_bound(const Span& span) {
          metadata_bound(span.metadata);
 }
 
-/** A metadata.<key> intValue attribute for a number known here (the peer's pid and uid). */
+/** An intValue attribute for a number known here (the peer's pid and uid), named as a metadata member. */
 char* put_int_attribute(char* d, std::string_view key, std::int64_t value) {
   d = metadata_head(d, key, "\",\"value\":{\"intValue\":\"");
   d = std::to_chars(d, d + 20, value).ptr;
@@ -242,7 +283,7 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
   }
   d = put_metadata_attributes(d, span.metadata);
   if (span.has_peer) {
-    // The same names the metadata member would get: "metadata." + peer.pid / peer.uid.
+    // The names the metadata member has (peer.pid / peer.uid).
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
     d = put_int_attribute(d, "peer.pid", span.peer_pid);
     d = put_int_attribute(d, "peer.uid", span.peer_uid);

@@ -24,6 +24,25 @@ std::string_view openinference_kind(SpanKind kind);
  */
 bool openinference_kind_is_exact(SpanKind kind);
 
+/**
+ * A metadata member goes out as an attribute of its own name (llm.model_name stays
+ * llm.model_name), except a name that an attribute of ours takes (the OpenInference and
+ * tracecol ones), one that begins with "metadata." or is empty: that one keeps the
+ * prefix "metadata.", which our /v1/traces takes off again. Key: its text, decoded or as
+ * a canonical JSON string content (no escape spells a '.' or a letter then).
+ */
+inline bool metadata_key_needs_prefix(std::string_view key) {
+  if (key.empty()) return true;
+  switch (key.front()) {
+    case 'i': return key == "input.value" || key == "input.mime_type";
+    case 'o': return key == "output.value" || key == "output.mime_type" || key == "openinference.span.kind";
+    case 's': return key == "session.id";
+    case 't': return key == "tracecol.kind" || key == "tracecol.run_id";
+    case 'm': return key.starts_with("metadata.");
+    default: return false;
+  }
+}
+
 /** The instrumentation scope every encoded span is reported under. */
 inline constexpr std::string_view otlp_scope_name = "tracecol";
 inline constexpr std::string_view otlp_scope_version = "0.1.0";
@@ -36,9 +55,10 @@ inline constexpr std::string_view otlp_scope_version = "0.1.0";
  * Attributes: openinference.span.kind (TEAM -> AGENT, CUSTOM -> UNKNOWN), tracecol.kind
  * (TEAM and CUSTOM only), session.id (the run_id, when set), input.value /
  * input.mime_type (when inputs is not "{}"), output.value / output.mime_type (when
- * outputs is present), and one "metadata.<key>" per top-level metadata member (strings
- * as stringValue, integers as intValue, other numbers as doubleValue, booleans as
- * boolValue, null/objects/arrays as their JSON text in stringValue).
+ * outputs is present), and one attribute per top-level metadata member, named by its key
+ * (metadata_key_needs_prefix: "metadata.<key>" where ours would collide): strings as
+ * stringValue, integers as intValue, other numbers as doubleValue, booleans as
+ * boolValue, arrays as arrayValue, objects as kvlistValue, null as an empty AnyValue.
  * Null pointers in `traces` are skipped. Thread-safe (no shared state).
  */
 void append_otlp_request(std::string& out, std::span<const std::shared_ptr<const Trace>> traces,

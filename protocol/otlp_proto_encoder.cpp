@@ -46,6 +46,10 @@ constexpr unsigned string_value = 1;            // AnyValue
 constexpr unsigned bool_value = 2;
 constexpr unsigned int_value = 3;
 constexpr unsigned double_value = 4;
+constexpr unsigned array_value = 5;
+constexpr unsigned kvlist_value = 6;
+constexpr unsigned values = 1;                  // ArrayValue, KeyValueList
+constexpr unsigned encoded = 0;                 // not a field: AnyValue::bytes is the AnyValue's content, built already
 }  // namespace field
 
 constexpr std::uint64_t span_kind_internal = 1;
@@ -105,6 +109,7 @@ struct AnyValue {
 
 std::size_t any_value_size(const AnyValue& v) {
   switch (v.field_number) {
+    case field::encoded: return v.bytes.size();
     case field::string_value: return 1 + varint_size(v.bytes.size()) + v.bytes.size();
     case field::double_value: return 1 + 8;
     default: return 1 + varint_size(v.number);
@@ -126,6 +131,7 @@ char* put_attribute(char* d, unsigned field_number, std::string_view prefix, std
   *d++ = tag(field::value, length_type);
   d = write_varint(d, value_size);
   switch (v.field_number) {
+    case field::encoded: return write_bytes(d, v.bytes);
     case field::string_value: return put_bytes(d, field::string_value, v.bytes);
     case field::double_value: return put_fixed64(d, field::double_value, v.number);
     default:
@@ -139,7 +145,8 @@ char* put_string_attribute(char* d, std::string_view key, std::string_view text)
 }
 
 char* put_int_attribute(char* d, std::string_view key, std::int64_t v) {
-  return put_attribute(d, field::attributes, "metadata.", key, AnyValue{field::int_value, {}, static_cast<std::uint64_t>(v)});
+  return put_attribute(d, field::attributes, metadata_key_needs_prefix(key) ? "metadata." : "", key,
+                       AnyValue{field::int_value, {}, static_cast<std::uint64_t>(v)});
 }
 
 /** An attribute whose key and text never change, encoded once: a span then copies its bytes. */
@@ -171,6 +178,87 @@ std::string_view text_of(std::string_view raw, bool escaped, std::string& scratc
   return scratch;
 }
 
+/** A length-delimited field appended to a string (the nested values' rare path). */
+void append_field(std::string& out, unsigned field_number, std::string_view bytes) {
+  char head[11];
+  head[0] = tag(field_number, length_type);
+  out.append(head, static_cast<std::size_t>(write_varint(head + 1, bytes.size()) - head));
+  out += bytes;
+}
+
+/** The content of a scalar's AnyValue (an empty one for null). */
+void append_scalar_any_value(std::string& out, const MetadataMember& m, std::string& scratch) {
+  char buf[11];
+  switch (m.type) {
+    case MemberType::string: append_field(out, field::string_value, text_of(m.value, m.value_escaped, scratch)); break;
+    case MemberType::text: append_field(out, field::string_value, m.value); break;
+    case MemberType::integer:
+      buf[0] = tag(field::int_value, varint_type);
+      out.append(buf, static_cast<std::size_t>(write_varint(buf + 1, static_cast<std::uint64_t>(m.integer)) - buf));
+      break;
+    case MemberType::boolean:
+      buf[0] = tag(field::bool_value, varint_type);
+      buf[1] = m.value == "true" ? 1 : 0;
+      out.append(buf, 2);
+      break;
+    case MemberType::number: {
+      double x = 0;
+      std::from_chars(m.value.data(), m.value.data() + m.value.size(), x);
+      std::uint64_t bits;
+      std::memcpy(&bits, &x, sizeof bits);
+      out.append(buf, static_cast<std::size_t>(put_fixed64(buf, field::double_value, bits) - buf));
+      break;
+    }
+    case MemberType::null:
+    case MemberType::array:  // never: the walk descends into containers
+    case MemberType::object: break;
+  }
+}
+
+/**
+ * A metadata array or object as AnyValue content (array_value / kvlist_value), for
+ * walk_json_value. Built inside out, in strings: a message's length comes before it.
+ */
+struct AnyValueBuilder {
+  struct Frame {
+    bool object;
+    std::string content;  // ArrayValue / KeyValueList so far
+    std::string key;      // the member whose value comes next
+  };
+  std::vector<Frame> open;
+  std::string result;
+  std::string scratch;
+
+  void begin(bool object) { open.push_back(Frame{object, {}, {}}); }
+  void key(std::string_view raw, bool escaped) { open.back().key.assign(text_of(raw, escaped, scratch)); }
+  void member_end() {}
+  void comma() {}
+  void scalar(const MetadataMember& m) {
+    std::string any;
+    append_scalar_any_value(any, m, scratch);
+    done(std::move(any));
+  }
+  void end(bool object) {
+    std::string any;
+    append_field(any, object ? field::kvlist_value : field::array_value, open.back().content);
+    open.pop_back();
+    done(std::move(any));
+  }
+  /** A value is whole: into its container, or the result. */
+  void done(std::string&& any) {
+    if (open.empty()) {
+      result = std::move(any);
+      return;
+    }
+    Frame& f = open.back();
+    if (!f.object) return append_field(f.content, field::values, any);
+    std::string kv;
+    append_field(kv, field::key, f.key);
+    append_field(kv, field::value, any);
+    append_field(f.content, field::values, kv);
+  }
+};
+
 char* put_metadata_attributes(char* d, std::string_view metadata) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
@@ -191,8 +279,18 @@ char* put_metadata_attributes(char* d, std::string_view metadata) {
       }
       case MemberType::boolean: v = {field::bool_value, {}, m.value == "true" ? 1u : 0u}; break;
       case MemberType::text: v = {field::string_value, m.value, 0}; break;
+      case MemberType::null: v = {field::encoded, {}, 0}; break;  // an empty AnyValue
+      case MemberType::array:
+      case MemberType::object: {
+        AnyValueBuilder b;
+        // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
+        if (walk_json_value(m.value, b)) value_scratch = std::move(b.result);
+        else value_scratch.clear();
+        v = {field::encoded, value_scratch, 0};
+        break;
+      }
     }
-    d = put_attribute(d, field::attributes, "metadata.", key, v);
+    d = put_attribute(d, field::attributes, metadata_key_needs_prefix(key) ? "metadata." : "", key, v);
   });
   return d;
 }
@@ -205,7 +303,10 @@ char* put_metadata_attributes(char* d, std::string_view metadata) {
 std::size_t metadata_reserve(std::string_view metadata) {
   std::size_t colons = 0;
   for (const char c : metadata) colons += c == ':' ? 1 : 0;
-  return metadata.size() + colons * (attribute_overhead + 9 + 8);
+  // A nested array or object (arrayValue / kvlistValue): a tag and a length per value at
+  // most, and an int's 10-byte varint, against its text: 16 per metadata byte bounds it.
+  const bool nested = metadata.find('[') != std::string_view::npos || metadata.find('{', 1) != std::string_view::npos;
+  return metadata.size() + colons * (attribute_overhead + 9 + 8) + (nested ? 16 * metadata.size() : 0);
 }
 
 /** An upper bound of put_span's output. */

@@ -176,7 +176,7 @@ TEST_CASE("OTLP protobuf export: protoc, a decoder nobody here wrote, reads the 
   CHECK(text.find("5: \"llm call\"\n      6: 1\n      " + std::string(times)) != std::string::npos);
   // Attributes 9: the input as raw JSON text, an integer metadata value as int_value 3.
   CHECK(text.find("1: \"input.value\"\n        2 {\n          1: \"{\\\"prompt\\\":\\\"2+2?\\\"}\"") != std::string::npos);
-  CHECK(text.find("1: \"metadata.tokens\"\n        2 {\n          3: 12") != std::string::npos);
+  CHECK(text.find("1: \"tokens\"\n        2 {\n          3: 12") != std::string::npos);
   CHECK(text.find("1: \"session.id\"\n        2 {\n          1: \"run-pb\"") != std::string::npos);
   // Status 15: message 2, code 3 (ERROR = 2) on the agent span; OK = 1 on the LLM span.
   CHECK(text.find("15 {\n        2: \"gave up\"\n        3: 2\n      }") != std::string::npos);

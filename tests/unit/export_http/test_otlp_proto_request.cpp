@@ -21,8 +21,69 @@ using tracecol::integration::HttpReceiver;
 
 namespace {
 
+/** An array, kvlist or empty AnyValue, as plain JSON text (strings unescaped: test data has none to escape). */
+struct Nested {
+  std::string json;
+  friend bool operator==(const Nested&, const Nested&) = default;
+};
+
 /** An attribute value as either encoding carries it. */
-using Value = std::variant<std::string, std::int64_t, double, bool>;
+using Value = std::variant<std::string, std::int64_t, double, bool, Nested>;
+
+/** A protobuf AnyValue (its content) as plain JSON text. */
+std::string proto_plain(std::string_view any_bytes) {
+  const auto any = pw::parse(any_bytes);
+  REQUIRE(any);
+  if (any->empty()) return "null";
+  REQUIRE(any->size() == 1);
+  const auto& v = any->front();
+  switch (v.number) {
+    case 1: return "\"" + std::string(v.bytes) + "\"";
+    case 2: return v.number_value != 0 ? "true" : "false";
+    case 3: return std::to_string(static_cast<std::int64_t>(v.number_value));
+    case 4: {
+      double d;
+      std::memcpy(&d, &v.number_value, sizeof d);
+      return std::to_string(d);
+    }
+    case 5:
+    case 6: {
+      const auto list = pw::parse(v.bytes);
+      REQUIRE(list);
+      std::string out = v.number == 5 ? "[" : "{";
+      for (const auto& item : pw::all(*list, 1)) {
+        if (out.size() > 1) out += ',';
+        if (v.number == 5) {
+          out += proto_plain(item.bytes);
+          continue;
+        }
+        const auto kv = pw::parse(item.bytes);
+        REQUIRE(kv);
+        out += "\"" + std::string(pw::one(*kv, 1)->bytes) + "\":" + proto_plain(pw::one(*kv, 2)->bytes);
+      }
+      return out + (v.number == 5 ? "]" : "}");
+    }
+    default: FAIL("unexpected AnyValue field " << v.number);
+  }
+  return {};
+}
+
+/** A JSON AnyValue as plain JSON text, as proto_plain writes it. */
+std::string json_plain(const rapidjson::Value& v) {
+  if (v.ObjectEmpty()) return "null";
+  if (v.HasMember("stringValue")) return "\"" + std::string(v["stringValue"].GetString()) + "\"";
+  if (v.HasMember("boolValue")) return v["boolValue"].GetBool() ? "true" : "false";
+  if (v.HasMember("intValue")) return v["intValue"].GetString();
+  if (v.HasMember("doubleValue")) return std::to_string(v["doubleValue"].GetDouble());
+  const bool array = v.HasMember("arrayValue");
+  std::string out = array ? "[" : "{";
+  for (const auto& item : (array ? v["arrayValue"] : v["kvlistValue"])["values"].GetArray()) {
+    if (out.size() > 1) out += ',';
+    if (array) out += json_plain(item);
+    else out += "\"" + std::string(item["key"].GetString()) + "\":" + json_plain(item["value"]);
+  }
+  return out + (array ? "]" : "}");
+}
 
 std::uint64_t big_endian(std::string_view bytes) {
   std::uint64_t v = 0;
@@ -42,7 +103,10 @@ std::map<std::string, Value> proto_attributes(const std::vector<pw::Field>& span
     REQUIRE(value);
     const auto any = pw::parse(value->bytes);
     REQUIRE(any);
-    REQUIRE(any->size() == 1);
+    if (any->size() != 1 || any->front().number == 5 || any->front().number == 6) {
+      CHECK_MESSAGE(out.emplace(std::string(key->bytes), Nested{proto_plain(value->bytes)}).second, "duplicate attribute " << key->bytes);
+      continue;
+    }
     const auto& v = any->front();
     Value got;
     switch (v.number) {
@@ -73,6 +137,7 @@ std::map<std::string, Value> json_attributes(const rapidjson::Value& span) {
     else if (v.HasMember("intValue")) got = static_cast<std::int64_t>(std::stoll(v["intValue"].GetString()));
     else if (v.HasMember("doubleValue")) got = v["doubleValue"].GetDouble();
     else if (v.HasMember("boolValue")) got = v["boolValue"].GetBool();
+    else got = Nested{json_plain(v)};
     out.emplace(kv["key"].GetString(), got);
   }
   return out;
@@ -170,20 +235,20 @@ TEST_SUITE("export http otlp protobuf body") {
     const auto llm = pw::parse(pw::all(*ss, 2)[1].bytes);
     REQUIRE(llm);
     const auto a = proto_attributes(*llm, 9);
-    CHECK(std::get<std::string>(a.at("metadata.k\"ey")) == "v\xc3\xa9\n");
-    CHECK(std::get<std::int64_t>(a.at("metadata.neg")) == -7);
-    CHECK(std::get<std::int64_t>(a.at("metadata.big")) == 9223372036854775807LL);
-    CHECK(std::get<double>(a.at("metadata.huge")) == 1e300);
-    CHECK(std::get<std::string>(a.at("metadata.o")) == R"({"a":[1,"}"]})");
+    CHECK(std::get<std::string>(a.at("k\"ey")) == "v\xc3\xa9\n");
+    CHECK(std::get<std::int64_t>(a.at("neg")) == -7);
+    CHECK(std::get<std::int64_t>(a.at("big")) == 9223372036854775807LL);
+    CHECK(std::get<double>(a.at("huge")) == 1e300);
+    CHECK(std::get<Nested>(a.at("o")).json == R"({"a":[1,"}"]})");
     CHECK(std::get<std::string>(a.at("input.value")) == traces[0].spans[1].inputs);  // raw JSON text, no escapes
     CHECK(std::get<std::string>(a.at("input.mime_type")) == "application/json");
     const auto tool = pw::parse(pw::all(*ss, 2)[2].bytes);
     const auto b = proto_attributes(*tool, 9);
-    CHECK(std::get<std::int64_t>(b.at("metadata.peer.pid")) == 4242);
-    CHECK(std::get<std::int64_t>(b.at("metadata.peer.uid")) == 1000);
-    CHECK(std::get<std::string>(b.at("metadata.tags")) == R"(["a","b"])");
-    CHECK(std::get<std::string>(b.at("metadata.nothing")) == "null");
-    CHECK(std::get<bool>(b.at("metadata.ok")) == false);
+    CHECK(std::get<std::int64_t>(b.at("peer.pid")) == 4242);
+    CHECK(std::get<std::int64_t>(b.at("peer.uid")) == 1000);
+    CHECK(std::get<Nested>(b.at("tags")).json == R"(["a","b"])");
+    CHECK(std::get<Nested>(b.at("nothing")).json == "null");
+    CHECK(std::get<bool>(b.at("ok")) == false);
   }
 
   TEST_CASE("lengths are exact whatever their size: a 1-byte span, a 3-byte span, a trace over 2 MiB") {
@@ -223,9 +288,9 @@ TEST_SUITE("export http otlp protobuf body") {
     CHECK(pw::count_spans(dense_proto) == dense.spans.size());
     const auto dense_span = pw::parse(pw::all(*pw::parse(pw::one(*pw::parse(dense_proto), 1)->bytes), 2)[0].bytes);
     const auto dense_attrs = proto_attributes(*pw::parse(pw::all(*dense_span, 2)[0].bytes), 9);
-    CHECK(std::get<std::int64_t>(dense_attrs.at("metadata.1999")) == -1);
-    CHECK(std::get<double>(dense_attrs.at("metadata.0")) == 1.0);
-    CHECK(std::get<std::int64_t>(dense_attrs.at("metadata.peer.pid")) == -1);
+    CHECK(std::get<std::int64_t>(dense_attrs.at("1999")) == -1);
+    CHECK(std::get<double>(dense_attrs.at("0")) == 1.0);
+    CHECK(std::get<std::int64_t>(dense_attrs.at("peer.pid")) == -1);
     tp::Trace empty;
     std::string none;
     tp::append_otlp_proto_resource_spans(none, empty, "svc");

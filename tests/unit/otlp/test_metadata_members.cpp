@@ -38,15 +38,15 @@ TEST_CASE("metadata members: integers carry their value, parsed once, exact at t
   CHECK(m[9].integer == 0);
 }
 
-TEST_CASE("metadata members: strings, booleans and other JSON text keep their kinds") {
+TEST_CASE("metadata members: strings, booleans, null, containers and numbers no double holds keep their kinds") {
   const auto m = members(R"({"s":"x\"y","t":true,"n":null,"o":{"k":[1,"}"]},"x":1e999})");
   REQUIRE(m.size() == 5);
   CHECK(m[0].type == tp::MemberType::string);
   CHECK(m[0].value == R"(x\"y)");
   CHECK(m[0].value_escaped);
   CHECK(m[1].type == tp::MemberType::boolean);
-  CHECK(m[2].type == tp::MemberType::text);
-  CHECK(m[3].type == tp::MemberType::text);
+  CHECK(m[2].type == tp::MemberType::null);
+  CHECK(m[3].type == tp::MemberType::object);
   CHECK(m[3].value == R"({"k":[1,"}"]})");
   CHECK(m[4].type == tp::MemberType::text);  // no double holds it
 }

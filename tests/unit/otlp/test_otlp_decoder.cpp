@@ -98,9 +98,63 @@ TEST_SUITE("otlp decoder") {
     }
     CHECK(r.spans[0].metadata == R"({"service.name":"svc"})");
     CHECK(r.spans[2].metadata ==
-          R"({"attempt":3,"ratio":0.5,"ok":false,"tags":"[\"a\",\"b\"]","note":"caf)"
+          R"({"attempt":3,"ratio":0.5,"ok":false,"tags":["a","b"],"note":"caf)"
           "\xc3\xa9 \xe2\x9c\x93"
-          R"(","nothing":"null","service.name":"svc"})");
+          R"(","nothing":null,"service.name":"svc"})");
+  }
+
+  TEST_CASE("round trip keeps nested arrays and objects as arrays and objects, in both encodings") {
+    tp::Trace trace = golden_trace();
+    const std::string nested =
+        R"({"a":[1,-2,3.5,true,null,"x\"y",[],{}],"o":{"k":{"z":[{"q":1e999}]},"e":""},"n":null,)"
+        R"("deep":[[[[0]]]],"s":"plain"})";
+    trace.spans[0].metadata = nested;
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    CHECK(body.find(R"("arrayValue":{"values":[{"intValue":"1"},{"intValue":"-2"},{"doubleValue":3.5})") != std::string::npos);
+    CHECK(body.find(R"("kvlistValue":{"values":[{"key":"k","value":{"kvlistValue")") != std::string::npos);
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 3);
+    // 1e999 no double holds: carried as its text, as at the top level.
+    CHECK(r.spans[0].metadata ==
+          R"({"a":[1,-2,3.5,true,null,"x\"y",[],{}],"o":{"k":{"z":[{"q":"1e999"}]},"e":""},"n":null,)"
+          R"("deep":[[[[0]]]],"s":"plain","service.name":"svc"})");
+    // The bound holds for the worst nesting: every value a one-digit array.
+    tp::Trace worst = golden_trace();
+    std::string many = R"({"w":[)";
+    for (int i = 0; i < 2000; ++i) many += i ? ",[0]" : "[0]";
+    many += "]}";
+    worst.spans[1].metadata = many;
+    const tp::Trace* worst_traces[] = {&worst};
+    std::string worst_body;
+    tp::append_otlp_request(worst_body, std::span<const tp::Trace* const>(worst_traces), "svc");
+    const tp::OtlpDecodeResult w = tp::decode_otlp_request(worst_body, {});
+    REQUIRE(w.ok);
+    REQUIRE(w.spans.size() == 3);
+    CHECK(w.spans[1].metadata.substr(0, many.size() - 1) == many.substr(0, many.size() - 1));
+  }
+
+  TEST_CASE("metadata keys go out by their own names, and those ours would take come back intact") {
+    tp::Trace trace = golden_trace();
+    trace.spans[0].metadata =
+        R"({"llm.model_name":"m1","session.id":"not-the-run","input.value":"x","metadata.x":1,"":2,"openinference.span.kind":"EMBEDDING"})";
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    CHECK(body.find(R"({"key":"llm.model_name","value":{"stringValue":"m1"}})") != std::string::npos);
+    CHECK(body.find(R"({"key":"metadata.session.id","value":{"stringValue":"not-the-run"}})") != std::string::npos);
+    CHECK(body.find(R"({"key":"metadata.metadata.x","value":{"intValue":"1"}})") != std::string::npos);
+    CHECK(body.find(R"({"key":"metadata.","value":{"intValue":"2"}})") != std::string::npos);
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 3);
+    CHECK(r.spans[0].run_id == trace.spans[0].run_id);
+    CHECK(r.spans[0].kind == trace.spans[0].kind);
+    CHECK(r.spans[0].metadata ==
+          R"({"llm.model_name":"m1","session.id":"not-the-run","input.value":"x","metadata.x":1,"":2,)"
+          R"("openinference.span.kind":"EMBEDDING","service.name":"svc"})");
   }
 
   TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {

@@ -29,8 +29,9 @@ std::string encode_golden() {
 std::string attribute(const rapidjson::Value& span, const char* key) {
   for (const auto& kv : span["attributes"].GetArray())
     if (std::string(kv["key"].GetString()) == key) {
+      if (kv["value"].ObjectEmpty()) return "empty";
       const auto& v = *kv["value"].MemberBegin();
-      return std::string(v.name.GetString()) + "=" + (v.value.IsString() ? v.value.GetString() : v.value.IsBool() ? (v.value.GetBool() ? "true" : "false") : "number");
+      return std::string(v.name.GetString()) + "=" + (v.value.IsString() ? v.value.GetString() : v.value.IsBool() ? (v.value.GetBool() ? "true" : "false") : v.value.IsObject() ? "object" : "number");
     }
   return "";
 }
@@ -82,12 +83,12 @@ TEST_SUITE("otlp encoder") {
     CHECK(attribute(spans[1], "output.value") == "stringValue={\"text\":\"hello \\u00e9\"}");
     CHECK(attribute(spans[0], "input.value").empty());
     CHECK(attribute(spans[2], "session.id") == "stringValue=run-42");
-    CHECK(attribute(spans[2], "metadata.attempt") == "intValue=3");
-    CHECK(attribute(spans[2], "metadata.ratio") == "doubleValue=number");
-    CHECK(attribute(spans[2], "metadata.ok") == "boolValue=false");
-    CHECK(attribute(spans[2], "metadata.tags") == "stringValue=[\"a\",\"b\"]");
-    CHECK(attribute(spans[2], "metadata.note") == "stringValue=caf\xc3\xa9 \xe2\x9c\x93");
-    CHECK(attribute(spans[2], "metadata.nothing") == "stringValue=null");
+    CHECK(attribute(spans[2], "attempt") == "intValue=3");
+    CHECK(attribute(spans[2], "ratio") == "doubleValue=number");
+    CHECK(attribute(spans[2], "ok") == "boolValue=false");
+    CHECK(attribute(spans[2], "tags") == "arrayValue=object");
+    CHECK(attribute(spans[2], "note") == "stringValue=caf\xc3\xa9 \xe2\x9c\x93");
+    CHECK(attribute(spans[2], "nothing") == "empty");
   }
 
   TEST_CASE("maps TEAM to AGENT and CUSTOM to UNKNOWN but keeps the exact kind") {
