@@ -103,6 +103,7 @@ void add_options(CLI::App& app, Config& c) {
   env(app.add_option("--allow-gid", c.allow_gids, "Only agents with this primary gid (or an --allow-uid) may connect; repeatable")->delimiter(','), "TRACECOL_ALLOW_GID");
   env(app.add_option("--max-connections", c.max_connections, "Agent connections served at once")->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str(), "TRACECOL_MAX_CONNECTIONS");
   env(app.add_option("--trace-linger", c.trace_linger_text, "Quiet time after the root ends before a trace is complete")->capture_default_str(), "TRACECOL_TRACE_LINGER");
+  env(app.add_option("--trace-rootless-linger", c.trace_rootless_linger_text, "Quiet time before a trace with no root span, nothing open, is complete (its root has a remote parent, or comes last)")->capture_default_str(), "TRACECOL_TRACE_ROOTLESS_LINGER");
   env(app.add_option("--trace-idle-timeout", c.trace_idle_timeout_text, "No event this long: export the trace as incomplete")->capture_default_str(), "TRACECOL_TRACE_IDLE_TIMEOUT");
   env(app.add_option("--sample-rate", c.sample_rate, "Fraction of traces exported (decided from the trace_id)")->check(CLI::Range(0.0, 1.0))->capture_default_str(), "TRACECOL_SAMPLE_RATE");
   env(app.add_option("--sample-keep-errors", c.sample_keep_errors, "Export traces with an error whatever the sample rate")->capture_default_str(), "TRACECOL_SAMPLE_KEEP_ERRORS");
@@ -165,6 +166,7 @@ std::optional<std::string> finalize(Config& c) {
   if (c.max_trace_bytes > c.max_store_bytes) return "--max-trace-bytes: at most --max-store-bytes";
   struct DurOpt { const char* flag; const std::string& text; std::chrono::nanoseconds& out; };
   for (DurOpt o : {DurOpt{"--trace-linger", c.trace_linger_text, c.trace_linger},
+                   DurOpt{"--trace-rootless-linger", c.trace_rootless_linger_text, c.trace_rootless_linger},
                    DurOpt{"--trace-idle-timeout", c.trace_idle_timeout_text, c.trace_idle_timeout},
                    DurOpt{"--http-timeout", c.http_timeout_text, c.http_timeout},
                    DurOpt{"--export-http-timeout", c.export_http_timeout_text, c.export_http_timeout},

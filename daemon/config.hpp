@@ -40,6 +40,7 @@ struct Config {
   std::vector<unsigned> allow_uids;  // --allow-uid: SO_PEERCRED uids let in (with allow_gids; none: all)
   std::vector<unsigned> allow_gids;  // --allow-gid
   std::string trace_linger_text = "1s";
+  std::string trace_rootless_linger_text = "60s";
   std::string trace_idle_timeout_text = "5m";
   double sample_rate = 1.0;
   bool sample_keep_errors = true;
@@ -74,6 +75,7 @@ struct Config {
   std::uint64_t http_max_body = 0;
   std::chrono::nanoseconds http_timeout{};
   std::chrono::nanoseconds trace_linger{};
+  std::chrono::nanoseconds trace_rootless_linger{};
   std::chrono::nanoseconds trace_idle_timeout{};
   std::vector<std::pair<std::string, std::string>> export_http_headers;
   std::uint64_t export_http_max_batch_bytes = 0;

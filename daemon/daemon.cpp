@@ -173,6 +173,8 @@ int run(const Config& config) {
 
   assembly::AssemblerOptions assembler_options;
   assembler_options.trace_linger = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_linger);
+  assembler_options.trace_rootless_linger =
+      std::chrono::duration_cast<assembly::Clock::duration>(config.trace_rootless_linger);
   assembler_options.trace_idle_timeout = std::chrono::duration_cast<assembly::Clock::duration>(config.trace_idle_timeout);
   assembler_options.max_spans_per_trace = config.max_spans_per_trace;
   assembler_options.max_trace_bytes = config.max_trace_bytes;

@@ -44,6 +44,7 @@ struct Assembler::Impl {
   std::unordered_map<TraceId, OpenTrace, protocol::TraceIdHash> open;
   std::list<TraceId> lru;    // every open trace, least recent event first (idle timeout)
   std::list<TraceId> ready;  // open traces that ready(), least recent event first (linger)
+  std::list<TraceId> rootless;  // open traces that rootless(), least recent event first (rootless linger)
   std::vector<TracePtr> finished;                   // published at the end of each call
   LateSpans late;                                   // this apply's late spans
   EvictedIds evicted;                               // a span for one of these is late, not a new trace
@@ -102,6 +103,7 @@ struct Assembler::Impl {
   void forget(std::unordered_map<TraceId, OpenTrace, protocol::TraceIdHash>::iterator it) {
     lru.erase(it->second.lru);
     if (it->second.in_ready) ready.erase(it->second.ready_pos);
+    if (it->second.in_rootless) rootless.erase(it->second.ready_pos);
     open.erase(it);
   }
 
@@ -144,20 +146,23 @@ struct Assembler::Impl {
     return o;
   }
 
-  /** An event reached an open trace: it moves to the back of both activity lists. */
+  /**
+   * An event reached an open trace: it moves to the back of the activity list, and of the
+   * linger list its state now asks for (ready, rootless or none).
+   */
   void touch(OpenTrace& o, Clock::time_point now) {
     o.last_event = now;
     lru.splice(lru.end(), lru, o.lru);
-    const bool ready_now = o.ready();
-    if (ready_now && o.in_ready) {
-      ready.splice(ready.end(), ready, o.ready_pos);
-    } else if (ready_now) {
-      o.ready_pos = ready.insert(ready.end(), *o.lru);
-      o.in_ready = true;
-    } else if (o.in_ready) {
-      ready.erase(o.ready_pos);
-      o.in_ready = false;
+    std::list<TraceId>* want = o.ready() ? &ready : o.rootless() ? &rootless : nullptr;
+    std::list<TraceId>* have = o.in_ready ? &ready : o.in_rootless ? &rootless : nullptr;
+    if (want != nullptr && want == have) {
+      want->splice(want->end(), *want, o.ready_pos);
+    } else {
+      if (have != nullptr) have->erase(o.ready_pos);
+      if (want != nullptr) o.ready_pos = want->insert(want->end(), *o.lru);
     }
+    o.in_ready = want == &ready;
+    o.in_rootless = want == &rootless;
   }
 
   /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
@@ -313,10 +318,16 @@ struct Assembler::Impl {
     if (next_deadline() > now) return;
     {
       auto txn = store.begin();
-      // Both lists are ordered by last event, so each loop stops at the first trace not due.
+      // The lists are ordered by last event, so each loop stops at the first trace not due.
       while (!ready.empty()) {
         const TraceId id = ready.front();
         if (now - open.at(id).last_event < options.trace_linger) break;
+        bump(counters.traces_completed);
+        complete(txn, id, true);
+      }
+      while (!rootless.empty()) {
+        const TraceId id = rootless.front();
+        if (now - open.at(id).last_event < options.trace_rootless_linger) break;
         bump(counters.traces_completed);
         complete(txn, id, true);
       }
@@ -333,6 +344,7 @@ struct Assembler::Impl {
   Clock::time_point next_deadline() const {
     auto due = Clock::time_point::max();
     if (!ready.empty()) due = std::min(due, open.at(ready.front()).last_event + options.trace_linger);
+    if (!rootless.empty()) due = std::min(due, open.at(rootless.front()).last_event + options.trace_rootless_linger);
     if (!lru.empty()) due = std::min(due, open.at(lru.front()).last_event + options.trace_idle_timeout);
     return due;
   }

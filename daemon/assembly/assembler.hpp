@@ -22,6 +22,9 @@ using TracePtr = std::shared_ptr<const protocol::Trace>;
 
 struct AssemblerOptions {
   Clock::duration trace_linger = std::chrono::seconds(1);      // root ended, nothing open, quiet this long
+  // No root span, nothing open, quiet this long -> complete. An OTLP service's local root
+  // has a remote parent (traceparent), so its trace never has a root of its own.
+  Clock::duration trace_rootless_linger = std::chrono::seconds(60);
   Clock::duration trace_idle_timeout = std::chrono::minutes(5); // no event this long -> complete:false
   std::size_t max_spans_per_trace = 10000;
   std::size_t max_trace_bytes = 64u << 20;  // footprint of one trace; past it spans are refused (trace_too_large)

@@ -23,8 +23,9 @@ struct OpenTrace {
   std::uint32_t open_spans = 0;   // started, not ended
   Clock::time_point last_event;
   std::list<protocol::TraceId>::iterator lru;    // position in the activity list (all open traces)
-  std::list<protocol::TraceId>::iterator ready_pos;  // position in the ready list, when in_ready
-  bool in_ready = false;
+  std::list<protocol::TraceId>::iterator ready_pos;  // position in the ready or rootless list, when in one
+  bool in_ready = false;     // in the ready list (linger)
+  bool in_rootless = false;  // in the rootless list (rootless linger)
   bool follow_up = false;  // the store evicted this id after exporting it: every span is late
   /** Built once a trace outgrows a linear scan (most agent traces never do). */
   std::unique_ptr<SpanIndex> index;
@@ -43,6 +44,8 @@ struct OpenTrace {
    * usually went out with the evicted trace, so nothing open is enough for it.
    */
   bool ready() const { return (roots > 0 || follow_up) && roots_ended == roots && open_spans == 0; }
+  /** No root yet and nothing open: the rootless linger may complete it (spans > 0: the caller's). */
+  bool rootless() const { return roots == 0 && !follow_up && open_spans == 0; }
 };
 
 /**

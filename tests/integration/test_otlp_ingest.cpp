@@ -112,6 +112,27 @@ TEST_CASE("an OTLP JSON request from the JS SDK completes by linger and reaches 
   CHECK(m->body.find("\ntracecol_lines_received_total 2\n") != std::string::npos);
 }
 
+TEST_CASE("a service whose local root has a remote parent gets its trace exported after the rootless linger") {
+  TempDir dir;
+  // Idle timeout far away: only the rootless rule can complete the trace in time.
+  HttpDaemon h(dir, {"--trace-linger", "100ms", "--trace-rootless-linger", "300ms", "--trace-idle-timeout", "10m",
+                     "--export-file", dir.file("out.ndjson")});
+  HttpClient c(h.port);
+  const std::string remote_parent = "00f067aa0ba902b7";  // from the caller's traceparent
+  auto posted = c.request("POST", "/v1/traces",
+                          otlp_request({otlp_span(trace_a, root_a, remote_parent, "handle.request", "CHAIN"),
+                                        otlp_span(trace_a, llm_a, root_a, "llm.call", "LLM")}),
+                          "Content-Type: application/json\r\n");
+  REQUIRE(posted);
+  CHECK(posted->status == 200);
+  REQUIRE(wait_until([&] { return records_for(read_ndjson(dir.file("out.ndjson")), trace_a).size() == 1; }));
+  const NdjsonFile file = read_ndjson(dir.file("out.ndjson"));
+  const auto records = records_for(file, trace_a);
+  REQUIRE(records.size() == 1);
+  CHECK(flag(*records[0], "complete"));
+  CHECK((*records[0])["spans"].Size() == 2);
+}
+
 TEST_CASE("a gzip OTLP body is inflated and ingested") {
   TempDir dir;
   HttpDaemon h(dir, {"--trace-linger", "100ms"});

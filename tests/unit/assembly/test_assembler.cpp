@@ -53,6 +53,48 @@ TEST_SUITE("assembler") {
     CHECK(r.published[0]->complete);
   }
 
+  TEST_CASE("a trace with no root and nothing open completes after the rootless linger") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 100ms;
+    o.trace_rootless_linger = 2s;
+    Rig r(o);
+    // An OTLP service's spans: its local root's parent (99) is remote.
+    r.apply({span_event(1, 2, 99), span_event(1, 3, 2)}, t0);
+    r.assembler.tick(t0 + 1s);
+    CHECK(r.published.empty());  // not the short linger: a root may still come
+    CHECK(r.assembler.next_deadline() == t0 + 2s);
+    r.apply({span_event(1, 4, 2)}, t0 + 1500ms);  // a new span resets it
+    r.assembler.tick(t0 + 3s);
+    CHECK(r.published.empty());
+    r.assembler.tick(t0 + 3500ms);
+    REQUIRE(r.published.size() == 1);
+    CHECK(r.published[0]->complete);
+    CHECK(r.published[0]->spans.size() == 3);
+    CHECK(r.assembler.counters().traces_completed == 1);
+    CHECK(r.assembler.counters().traces_timed_out == 0);
+  }
+
+  TEST_CASE("a rootless trace that gets its root or an open span leaves the rootless linger") {
+    assembly::AssemblerOptions o;
+    o.trace_linger = 100ms;
+    o.trace_rootless_linger = 2s;
+    Rig r(o);
+    r.apply({span_event(1, 2, 1)}, t0);              // a child first: rootless
+    r.apply({span_event(1, 1, 0)}, t0 + 500ms);      // its root: the short linger now
+    r.assembler.tick(t0 + 700ms);
+    REQUIRE(r.published.size() == 1);
+    r.apply({span_event(2, 2, 1)}, t0);              // rootless
+    r.apply({span_event(2, 3, 2, false, EventType::span_start)}, t0 + 1s);  // something open: neither linger
+    r.assembler.tick(t0 + 10s);
+    CHECK(r.published.size() == 1);
+    r.apply({end_event(2, 3)}, t0 + 10s);            // nothing open again: rootless from now
+    r.assembler.tick(t0 + 11s);
+    CHECK(r.published.size() == 1);
+    r.assembler.tick(t0 + 12s);
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[1]->trace_id == tid(2));
+  }
+
   TEST_CASE("an open span blocks the linger rule until it ends") {
     assembly::AssemblerOptions o;
     o.trace_linger = 100ms;
