@@ -62,6 +62,7 @@ std::string exit_summary(const ingest::IngestCounters& in, Pipeline& pipeline, c
     field(out, "spans_sent", e.spans_sent);
     field(out, "failed", e.traces_failed);
     field(out, "retried", e.traces_retried);
+    if (e.spans_rejected_by_receiver > 0) field(out, "spans_rejected_by_receiver", e.spans_rejected_by_receiver);
     field(out, "dropped", e.traces_dropped);
     field(out, "spans_dropped", e.spans_dropped);
     field(out, "pending", e.queue_depth);

@@ -307,9 +307,11 @@ bool JsonScanner::fits_double(std::string_view token) {
     const bool minus = token[i] == '-';
     if (token[i] == '-' || token[i] == '+') ++i;
     while (i < token.size() && token[i] == '0') ++i;
-    if (token.size() - i > 3) return false;  // 4+ significant exponent digits: beyond +-308
+    if (token.size() - i > 3) return false;  // 4+ significant exponent digits: beyond +-999
     for (; i < token.size(); ++i) exp = exp * 10 + (token[i] - '0');
-    if (exp > 308) return false;
+    // Down to e-999 every reader gives a subnormal or 0 (the JS SDK writes Number.MIN_VALUE
+    // as 5e-324); up, past e308 RapidJSON 1.1.0 fails (1e309, 0e999).
+    if (!minus && exp > 308) return false;
     if (minus) exp = -exp;
   }
   if (zero) return true;

@@ -53,8 +53,9 @@ class JsonScanner {
 
   /**
    * For values that are stored and re-emitted (kept): a number must be a finite double
-   * with an exponent part of at most +-308, so every JSON reader (RapidJSON 1.1.0 included,
-   * which fails on 1e309 and 0e999 and turns 1.8e308 into inf) can read the record back.
+   * with an exponent part of at most +308 and -999 (3 digits), so every JSON reader
+   * (RapidJSON 1.1.0 included, which fails on 1e309 and 0e999 and turns 1.8e308 into inf;
+   * 5e-324 and 1e-999 it reads as a subnormal and 0) can read the record back.
    */
   static bool fits_double(std::string_view token);
   const std::vector<std::pair<std::size_t, std::size_t>>& redactions() const { return redactions_; }

@@ -156,9 +156,16 @@ bool append_any_value(std::string& out, const Value& any) {
     out += v.GetBool() ? "true" : "false";
   } else if (type == "intValue") {
     std::int64_t i = 0;
-    if (!v.IsString() || !parse_int64(text(v), i)) return false;
-    out += std::to_string(i);
+    if (!v.IsString()) return false;
+    if (parse_int64(text(v), i)) {
+      out += std::to_string(i);
+    } else if (is_json_number(text(v)) && JsonScanner::fits_double(text(v))) {
+      out += text(v);  // the JS SDK writes integers past 1e21 as 1e+21: kept as the number it is
+    } else {
+      return false;
+    }
   } else if (type == "doubleValue") {
+    if (v.IsNull()) return out += "null", true;  // the JS SDK's NaN and Infinity (JSON.stringify)
     if (!v.IsString()) return false;
     const std::string_view t = text(v);
     if (is_json_number(t) && JsonScanner::fits_double(t)) out += t;

@@ -75,6 +75,9 @@ class Exporter {
     std::uint64_t traces_failed = 0, spans_failed = 0;    // rejected by the far end, not retried
     std::uint64_t traces_dropped = 0, spans_dropped = 0;  // own queue overflow, gave up, shutdown
     std::uint64_t traces_pending = 0, spans_pending = 0;  // queued or in flight now
+    // Of the delivered spans, those the receiver said it rejected (OTLP partial success):
+    // outside the identity, the request was delivered.
+    std::uint64_t spans_rejected_by_receiver = 0;
     // One sample per delivered or failed trace, from export_shared to the answer that
     // settled it: the fan-out's own sample would only time the hand-off.
     LatencyHistogram latency;

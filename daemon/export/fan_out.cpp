@@ -100,6 +100,7 @@ void apply_handoff(ExporterCounters& c, const Exporter::Handoff& h) {
   c.spans_dropped += h.spans_dropped;
   c.queue_depth += h.traces_pending;
   c.spans_pending += h.spans_pending;
+  c.spans_rejected_by_receiver = h.spans_rejected_by_receiver;
   c.export_latency.merge(h.latency);  // the fan-out samples no hand-off (Worker::hand_off)
 }
 

@@ -33,6 +33,7 @@ struct ExporterCounters {
   std::uint64_t queue_depth = 0;      // traces waiting now (queued or being exported)
   std::uint64_t spans_pending = 0;    // spans inside those traces, plus queued lone spans
   std::uint64_t traces_retried = 0;   // the exporter's own retried() (attempts repeated), read at snapshot
+  std::uint64_t spans_rejected_by_receiver = 0;  // of spans_sent, rejected in a 2xx answer (OTLP partial success)
   // Exact accounting (docs/metrics.md). Of spans_published, those that came as lone spans
   // (publish_spans: the live stream's feed), not inside trace records:
   std::uint64_t lone_spans_published = 0;

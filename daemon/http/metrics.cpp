@@ -258,6 +258,9 @@ std::string format_prometheus(const MetricsSnapshot& m) {
        &exporters::ExporterCounters::spans_sent},
       {"tracecol_exporter_pending_spans", "gauge", "Spans queued in or being exported by an exporter.",
        &exporters::ExporterCounters::spans_pending},
+      {"tracecol_exporter_receiver_rejected_spans_total", "counter",
+       "Of the sent spans, those the receiver's 2xx answer said it rejected (OTLP partialSuccess).",
+       &exporters::ExporterCounters::spans_rejected_by_receiver},
   };
   for (const Column& col : span_columns) {
     family(out, col.name, col.type, col.help);

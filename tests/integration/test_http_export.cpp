@@ -82,7 +82,7 @@ TEST_CASE("OTLP round trip: daemon A exports to daemon B's /v1/traces and B's re
     REQUIRE(c.connected());
     std::string lines;
     lines += span_line(SpanSpec(t, "11", "10").named("llm call").of_kind("LLM").run("run-rt").at(1732500000.25, 1732500000.75)
-                           .with(R"("inputs":{"prompt":"2+2?","n":2},"outputs":{"text":"4"},"metadata":{"model":"gpt-x","tokens":12,"ok":true})"));
+                           .with(R"("inputs":{"prompt":"2+2?","n":2},"outputs":{"text":"4"},"metadata":{"model":"gpt-x","tokens":12,"ok":true,"tags":["a",1,[true]],"cfg":{"t":0.2,"stop":[]},"none":null,"session.id":"not-the-run"})"));
     lines += span_line(SpanSpec(t, "12", "10").named("search").of_kind("TOOL").run("run-rt").at(1732500000.8, 1732500000.9)
                            .with(R"("inputs":{"q":"x"},"outputs":null,"error":"tool exploded")"));
     lines += span_line(SpanSpec(t, "10").named("agent").of_kind("AGENT").run("run-rt").at(1732500000.0, 1732500001.0)
@@ -122,6 +122,41 @@ TEST_CASE("OTLP round trip: daemon A exports to daemon B's /v1/traces and B's re
     CHECK(str(mb, "service.name") == "tracecol");
     for (const auto& m : ma.GetObject()) CHECK(raw(ma, m.name.GetString()) == raw(mb, m.name.GetString()));
   }
+}
+
+TEST_CASE("a receiver that answers 413 before reading the whole body: dropped at once, not retried, the next trace goes out") {
+  TempDir dir_b;
+  HttpDaemon b(dir_b, {"--trace-linger", "50ms", "--http-max-body", "1MiB"});
+  TempDir dir_a;
+  Daemon a(dir_a, dir_a.file("s.sock"),
+           {"--trace-linger", "50ms", "--export-http", "http://127.0.0.1:" + std::to_string(b.port) + "/v1/traces",
+            "--export-http-max-delay", "20ms", "--export-http-max-batch-traces", "1", "--export-http-max-elapsed", "60s",
+            "--max-line-bytes", "16MiB"});
+  REQUIRE(a.wait_ready());
+  {
+    SocketClient c(a.socket_path());
+    REQUIRE(c.connected());
+    // 8 MiB of output: B refuses it on its Content-Length and closes while A still writes.
+    const std::string big(8 << 20, 'x');
+    REQUIRE(c.write_all(span_line(SpanSpec("b16", "1").named("huge").with(R"("outputs":{"text":")" + big + R"("})")) +
+                        trace_end_line("b16")));
+    REQUIRE(c.flush(1));
+    REQUIRE(c.write_all(span_line(SpanSpec("5a11", "1").named("small")) + trace_end_line("5a11")));
+    REQUIRE(c.flush(2));
+  }
+  // Before the fix the 413 read as a broken pipe: retried with backoff for the whole
+  // --export-http-max-elapsed, the small trace stuck behind it.
+  REQUIRE(wait_until([&] {
+    auto got = b.get("/api/traces/" + trace_hex("5a11"));
+    return got && got->status == 200;
+  }));
+  REQUIRE(a.terminate());
+  const std::string summary = exporter_summary(a.err());
+  CHECK(summary.find(" failed=1 ") != std::string::npos);
+  CHECK(summary.find(" retried=0 ") != std::string::npos);
+  CHECK(summary.find(" sent=1 ") != std::string::npos);
+  CHECK(a.err().find("HTTP 413") != std::string::npos);
+  CHECK(a.err().find("retrying with backoff") == std::string::npos);
 }
 
 /** stdout of `protoc --decode_raw` (Debian's protobuf-compiler) reading file; empty when it fails. */

@@ -98,17 +98,29 @@ struct HttpClient::Impl {
     lowest().expires_after(options.timeout);
     auto [wec, written] = co_await bhttp::async_write(stream, req, tok);
     (void)written;
-    if (wec) co_return failed(wec, "write");
+    if (wec && (wec == beast::error::timeout || aborted.load())) co_return failed(wec, "write");
+    if (wec) {
+      // A receiver may answer before the body is all in and close (a 413 for a body over its
+      // limit): the write then fails with a broken pipe or a reset, yet the answer is in our
+      // receive buffer. Read it, briefly: a 413 is final, a retry would send the same bytes.
+      lowest().expires_after(std::min<std::chrono::milliseconds>(options.timeout, std::chrono::seconds(1)));
+    }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(max_answer_body);
     auto [rec, read] = co_await bhttp::async_read(stream, buffer, parser, tok);
     (void)read;
+    if (wec && (rec || !parser.is_done())) co_return failed(wec, "write");
     if (rec) co_return failed(rec, "read");
+    if (wec) close();  // the request was cut short: the connection carries nothing more
     answered = true;
     auto& res = parser.get();
     a.status = res.result_int();
     a.outcome = classify_status(a.status);
     if (auto it = res.find(bhttp::field::retry_after); it != res.end()) a.retry_after = std::string(it->value());
+    if (a.outcome == Outcome::ok) {
+      const auto type = res[bhttp::field::content_type];
+      a.partial = read_partial_success(res.body(), beast::iequals(type.substr(0, 22), "application/x-protobuf"));
+    }
     a.detail = "HTTP " + std::to_string(a.status);
     if (!res.body().empty()) {
       // For the log line: the answer may be binary (a protobuf Status) or hostile (terminal
@@ -170,14 +182,14 @@ HttpClient::~HttpClient() { impl_->close(); }
 
 Attempt HttpClient::post(Request& req) {
   Impl& m = *impl_;
-  if (m.aborted.load()) return Attempt{Outcome::connection_error, 0, {}, "aborted"};
+  if (m.aborted.load()) return Attempt{Outcome::connection_error, 0, {}, "aborted", std::nullopt};
   req.set(bhttp::field::host, m.options.url.host_header);
   req.keep_alive(true);
   req.prepare_payload();
-  Attempt result{Outcome::connection_error, 0, {}, "aborted"};
+  Attempt result{Outcome::connection_error, 0, {}, "aborted", std::nullopt};
   m.io.restart();
   net::co_spawn(m.io, m.attempt(req), [&result](std::exception_ptr e, Attempt a) {
-    if (e) result = Attempt{Outcome::connection_error, 0, {}, "internal error"};
+    if (e) result = Attempt{Outcome::connection_error, 0, {}, "internal error", std::nullopt};
     else result = std::move(a);
   });
   m.io.run();

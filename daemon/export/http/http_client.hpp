@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/export/http/partial_success.hpp"
 #include "daemon/export/http/retry_policy.hpp"
 #include "daemon/export/http/url.hpp"
 
@@ -33,6 +34,7 @@ struct Attempt {
   unsigned status = 0;       // the HTTP status when there was an answer
   std::string retry_after;   // the Retry-After header, if any
   std::string detail;        // for logs: the error, or the start of the answer's body
+  std::optional<PartialSuccess> partial;  // a 2xx whose body says it rejected some spans
 };
 
 /**

@@ -94,6 +94,7 @@ std::optional<Exporter::Handoff> HttpExporter::handoff() const {
   h.spans_dropped = s.spans_dropped;
   h.traces_pending = s.traces_pending;
   h.spans_pending = s.spans_pending;
+  h.spans_rejected_by_receiver = s.spans_rejected_by_receiver;
   h.latency = s.latency;
   return h;
 }
@@ -295,8 +296,10 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
       log(LogLevel::info, "export-http %s: the receiver answers again", name_.c_str());
     } else if (a.outcome != Outcome::ok && !failing_) {
       failing_ = true;
-      log(LogLevel::warn, "export-http %s: %s; retrying with backoff (further failures are logged when a batch is "
-          "dropped)", name_.c_str(), a.detail.c_str());
+      // A permanent answer (400, 413, 415, ...) is not retried: its own line below says so.
+      if (a.outcome != Outcome::permanent_status)
+        log(LogLevel::warn, "export-http %s: %s; retrying with backoff (further failures are logged when a batch is "
+            "dropped)", name_.c_str(), a.detail.c_str());
     }
     std::unique_lock lock(mu_);
     if (a.outcome == Outcome::ok) {
@@ -304,6 +307,18 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
       stats_.traces_sent += traces;
       stats_.spans_sent += spans;
       in_flight_traces_ = in_flight_spans_ = 0;  // settled in the same step it is counted
+      if (a.partial) {
+        // Delivered, but the receiver says it kept fewer: OTLP asks the client to tell.
+        stats_.spans_rejected_by_receiver += a.partial->rejected_spans;
+        lock.unlock();
+        std::uint64_t suppressed = 0;
+        if (drop_log.allow(&suppressed))
+          log(LogLevel::warn,
+              "export-http %s: the receiver took the request but rejected %llu of its %llu span(s): %s (%llu similar "
+              "messages suppressed)",
+              name_.c_str(), ull(a.partial->rejected_spans), ull(spans),
+              a.partial->message.empty() ? "no reason given" : a.partial->message.c_str(), ull(suppressed));
+      }
       return;
     }
     ++stats_.requests_failed;

@@ -36,6 +36,7 @@ struct HttpExporterStats {
   std::uint64_t requests = 0;             // attempts made
   std::uint64_t requests_failed = 0;      // attempts that did not get a 2xx
   std::uint64_t traces_retried = 0;       // traces in attempts that repeated an earlier one
+  std::uint64_t spans_rejected_by_receiver = 0;  // of spans_sent: a 2xx answer's partialSuccess.rejectedSpans
   LatencyHistogram latency;               // per sent or failed trace: queued to answered
 };
 

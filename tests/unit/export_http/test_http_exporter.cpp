@@ -110,6 +110,28 @@ TEST_SUITE("export http exporter") {
     CHECK(e->retried() == 0);
   }
 
+  TEST_CASE("a 200 whose partialSuccess rejects spans is delivered, and the rejected spans are counted") {
+    HttpReceiver r;
+    r.script([](std::size_t i, const auto&) {
+      if (i == 0) return Reply{200, {{"Content-Type", "application/json"}}, R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"span too big\u001b[31m"}})", false};
+      return Reply{200, {{"Content-Type", "application/json"}}, R"({"partialSuccess":{}})", false};
+    });
+    auto o = options_for(r);
+    o.max_batch_traces = 1;
+    auto e = make_exporter(o);
+    e->export_trace(numbered_trace(0));
+    e->flush();
+    e->export_trace(numbered_trace(1));
+    e->flush();
+    const auto s = e->stats();
+    CHECK(s.traces_sent == 2);
+    CHECK(s.traces_failed == 0);
+    CHECK(s.spans_rejected_by_receiver == 2);
+    CHECK(e->retried() == 0);
+    REQUIRE(e->handoff());
+    CHECK(e->handoff()->spans_rejected_by_receiver == 2);
+  }
+
   TEST_CASE("gives a batch up after the max elapsed time while the receiver is down, and counts it") {
     HttpReceiver r;
     r.stop_listening();

@@ -60,13 +60,34 @@ TEST_SUITE("otlp hostile bodies") {
 
   TEST_CASE("huge exponents refuse the body instead of reaching RapidJSON") {
     for (const std::string& number : std::vector<std::string>{"1e999999999", "0.0000000000000000000000000000000000000001e-2147483649", "1e309",
-                                    "-1e-400", "1" + std::string(400, '0')}) {
+                                    "-1e-1000", "1" + std::string(400, '0')}) {
       CAPTURE(number);
       const tp::OtlpDecodeResult r =
           decode(request(span_with(R"("attributes":[{"key":"a","value":{"doubleValue":)" + std::string(number) + "}}]")));
       CHECK(!r.ok);
       CHECK(r.first_error.rfind("number out of double range", 0) == 0);
     }
+  }
+
+  TEST_CASE("subnormal and underflowing doubles as the JS SDK writes them are values, not a refused body") {
+    for (const std::string number : {"5e-324", "1e-320", "-1e-400", "4.9E-324"}) {
+      CAPTURE(number);
+      const tp::OtlpDecodeResult r =
+          decode(request(span_with(R"("attributes":[{"key":"a","value":{"doubleValue":)" + number + "}}]")));
+      REQUIRE(r.ok);
+      REQUIRE(r.spans.size() == 1);
+      CHECK(r.spans[0].metadata.find(R"("a":)" + number) != std::string::npos);
+    }
+  }
+
+  TEST_CASE("the JS SDK's NaN (doubleValue null) and integers past 1e21 keep their span") {
+    const tp::OtlpDecodeResult r = decode(request(span_with(
+        R"("attributes":[{"key":"nan","value":{"doubleValue":null}},{"key":"big","value":{"intValue":1e+21}},)"
+        R"({"key":"ok","value":{"stringValue":"kept"}}])")));
+    REQUIRE(r.ok);
+    CHECK(r.rejected == 0);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].metadata.find(R"("nan":null,"big":1e+21,"ok":"kept")") != std::string::npos);
   }
 
   TEST_CASE("doubleValue written as a string keeps out-of-range values as text") {

@@ -27,12 +27,12 @@ TEST_SUITE("decoder hazards") {
 
   TEST_CASE("numbers kept in inputs stay as written unless no reader could read them back") {
     Event e;
-    REQUIRE(decode(span_line(R"("inputs":{"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308})"), &e).ok);
-    CHECK(e.span.inputs == R"({"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308})");
+    REQUIRE(decode(span_line(R"("inputs":{"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308,"s":5e-324,"u":1e-999})"), &e).ok);
+    CHECK(e.span.inputs == R"({"x":1e-300,"y":-0.0e+0,"z":123456789012345678901234567890,"w":1.7976931348623157e308,"s":5e-324,"u":1e-999})");
     // Re-emitted as is, these would crash (CVE-2024-38517), fail (1e309, 0e999) or turn
     // into inf (1.8e308) in the RapidJSON 1.1.0 that reads the NDJSON records back.
     for (const char* n : {"1e-99999999999999999999", "1e99999999999999999999", "1e309", "-1e309", "0e999",
-                          "1.8e308", "0.001e310", "1e-309"}) {
+                          "1.8e308", "0.001e310", "1e-1000"}) {
       INFO(n);
       CHECK(outcome(span_line(std::string(R"("inputs":{"x":[)") + n + "]}")) == "bad_field");
       CHECK(outcome(span_line(std::string(R"("metadata":{"x":)") + n + "}")) == "bad_field");
