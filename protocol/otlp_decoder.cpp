@@ -1,5 +1,7 @@
 #include "protocol/otlp_decoder.hpp"
 
+#include "protocol/otlp_encoder.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <functional>
@@ -301,6 +303,17 @@ bool content(const Context& ctx, std::string_view value, std::string_view mime, 
   return store_json(ctx, wrapped, out, false);
 }
 
+/** a == b, ASCII letters in either case. */
+bool equals_ascii_nocase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 32) : a[i];
+    const char y = b[i] >= 'a' && b[i] <= 'z' ? static_cast<char>(b[i] - 32) : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
 bool parse_nanos(const Value* v, std::int64_t& ns) { return v != nullptr && v->IsString() && parse_wire_nanos(text(*v), ns); }
 
 /** One OTLP span; on false, error says why. */
@@ -364,10 +377,29 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
     }
   }
   span.kind = SpanKind::custom;
+  // OpenInference's kinds that are ours, in any case ("llm" too); the others (EMBEDDING,
+  // RETRIEVER, RERANKER, GUARDRAIL, ...) stay in metadata, and go out again as received.
+  std::optional<SpanKind> oi_exact;
+  for (const SpanKind k : {SpanKind::agent, SpanKind::tool, SpanKind::llm, SpanKind::chain})
+    if (oi_kind && equals_ascii_nocase(*oi_kind, to_string(k))) oi_exact = k;
   if (const auto k = tc_kind ? parse_span_kind(*tc_kind) : std::nullopt) span.kind = *k;
-  else if (oi_kind && (*oi_kind == "AGENT" || *oi_kind == "TOOL" || *oi_kind == "LLM" || *oi_kind == "CHAIN"))
-    span.kind = *parse_span_kind(*oi_kind);
+  else if (oi_exact) span.kind = *oi_exact;
   if (tc_kind || oi_kind) span.fields |= field_kind;
+  if (oi_kind && !oi_exact && !oi_kind->empty() && *oi_kind != "UNKNOWN") {
+    if (std::string* dst = meta.add(openinference_kind_member)) append_json_string(*dst, *oi_kind);
+  }
+  // OTLP's own kind, when not INTERNAL: kept as metadata "span.kind" (Jaeger's spelling),
+  // which the encoders send back as the kind.
+  if (const Value* k = find(s, "kind")) {
+    static constexpr std::string_view names[] = {"server", "client", "producer", "consumer"};
+    static constexpr std::string_view enums[] = {"SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER",
+                                                 "SPAN_KIND_CONSUMER"};
+    for (std::size_t i = 0; i < 4; ++i) {
+      const bool hit = k->IsString() && (text(*k) == enums[i] || (ctx.is_number(*k) && text(*k) == std::to_string(i + 2)));
+      if (!hit) continue;
+      if (std::string* dst = meta.add(span_kind_member)) append_json_string(*dst, names[i]);
+    }
+  }
   if (run_id || session) {
     span.run_id.assign(run_id ? *run_id : *session);
     span.fields |= field_run_id;

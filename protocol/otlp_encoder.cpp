@@ -178,10 +178,14 @@ struct AnyValueWriter {
   }
 };
 
-/** One attribute per top-level member of the (validated) metadata object. */
-char* put_metadata_attributes(char* d, std::string_view metadata) {
+/**
+ * One attribute per top-level member of the (validated) metadata object, but the kind
+ * members (is_kind_member): *otlp_kind gets the OTLP kind one names.
+ */
+char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
+    if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
     const std::string_view key = json_content(m.key, m.key_escaped, key_scratch);
     switch (m.type) {
       case MemberType::string:
@@ -264,11 +268,19 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
     *d++ = '"';
   }
   d = write_json_string(write_literal(d, ",\"name\":"), span.name);
-  d = write_literal(d, ",\"kind\":1,\"startTimeUnixNano\":");
+  d = write_literal(d, ",\"startTimeUnixNano\":");
   d = write_nanos_string(d, span.started_at_ns);
   if (span.ended()) d = write_nanos_string(write_literal(d, ",\"endTimeUnixNano\":"), span.ended_at_ns);
   d = write_literal(d, ",\"attributes\":[");
-  d = write_bytes(d, kind_attributes()[span_kind_index(span.kind)]);
+  const bool custom = span.kind == SpanKind::custom;
+  const std::string_view oi_kind = custom ? custom_openinference_kind(span.metadata).value : std::string_view{};
+  if (!oi_kind.empty()) {
+    // A kind of OpenInference's that ours do not name (EMBEDDING, RETRIEVER, ...): as received.
+    d = write_literal(d, "{\"key\":\"openinference.span.kind\",\"value\":{\"stringValue\":\"");
+    d = write_literal(write_bytes(d, oi_kind), "\"}}" TRACECOL_OTLP_ATTR("tracecol.kind", "stringValue") "\"CUSTOM\"}}");
+  } else {
+    d = write_bytes(d, kind_attributes()[span_kind_index(span.kind)]);
+  }
   if (!span.run_id.empty()) {
     d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("session.id", "stringValue")), span.run_id);
     d = write_literal(d, "}}");
@@ -281,7 +293,8 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
     d = write_json_string(write_literal(d, TRACECOL_OTLP_ATTR("output.value", "stringValue")), span.outputs);
     d = write_literal(d, "}}" TRACECOL_OTLP_ATTR("output.mime_type", "stringValue") "\"application/json\"}}");
   }
-  d = put_metadata_attributes(d, span.metadata);
+  unsigned otlp_kind = 1;  // INTERNAL, unless the metadata names another (kind members are no attributes)
+  d = put_metadata_attributes(d, span.metadata, !oi_kind.empty(), &otlp_kind);
   if (span.has_peer) {
     // The names the metadata member has (peer.pid / peer.uid).
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
@@ -289,6 +302,9 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
     d = put_int_attribute(d, "peer.uid", span.peer_uid);
   }
   *d++ = ']';
+  // After the attributes (JSON members have no order): the metadata may name another kind.
+  d = write_literal(d, ",\"kind\":");
+  *d++ = static_cast<char>('0' + otlp_kind);
   if (span.has_error()) {
     d = write_json_string(write_literal(d, ",\"status\":{\"code\":2,\"message\":"), span.error);
     *d++ = '}';

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "protocol/byte_buffer.hpp"
+#include "protocol/metadata_members.hpp"
 #include "protocol/span.hpp"
 
 namespace tracecol::protocol {
@@ -43,6 +44,53 @@ inline bool metadata_key_needs_prefix(std::string_view key) {
   }
 }
 
+/**
+ * OTLP's SpanKind number for the metadata member "span.kind" our /v1/traces keeps for a
+ * span that was not INTERNAL (server, client, producer, consumer; Jaeger's spelling):
+ * the encoders send it as the span's kind instead of an attribute. 0 for other values.
+ */
+inline unsigned otlp_span_kind_number(std::string_view name) {
+  if (name == "server") return 2;
+  if (name == "client") return 3;
+  if (name == "producer") return 4;
+  if (name == "consumer") return 5;
+  if (name == "internal") return 1;
+  return 0;
+}
+inline constexpr std::string_view span_kind_member = "span.kind";
+/** A CUSTOM span's OpenInference kind our four do not name (EMBEDDING, RETRIEVER, ...), kept in metadata. */
+inline constexpr std::string_view openinference_kind_member = "openinference.span.kind";
+
+/**
+ * A CUSTOM span's OpenInference kind kept in its metadata: the string member's content as
+ * written (escapes kept; value empty when there is none). Only CUSTOM spans pay the look.
+ */
+inline MetadataMember custom_openinference_kind(std::string_view metadata) {
+  MetadataMember found;
+  if (metadata.find(openinference_kind_member) == std::string_view::npos) return found;
+  for_each_metadata_member(metadata, [&](const MetadataMember& m) {
+    if (!m.key_escaped && m.type == MemberType::string && m.key == openinference_kind_member && !m.value.empty())
+      found = m;
+  });
+  return found;
+}
+
+/**
+ * Whether a metadata member is the span's kind rather than an attribute: "span.kind"
+ * naming an OTLP kind (its number into *otlp_kind), or, for a CUSTOM span, the
+ * "openinference.span.kind" string that its kind attribute carries already.
+ */
+inline bool is_kind_member(std::string_view key, bool key_escaped, bool is_string, std::string_view value,
+                           bool custom, unsigned* otlp_kind) {
+  if (key_escaped || !is_string) return false;
+  if (key == span_kind_member) {
+    const unsigned k = otlp_span_kind_number(value);
+    if (k != 0) *otlp_kind = k;
+    return k != 0;
+  }
+  return custom && key == openinference_kind_member;
+}
+
 /** The instrumentation scope every encoded span is reported under. */
 inline constexpr std::string_view otlp_scope_name = "tracecol";
 inline constexpr std::string_view otlp_scope_version = "0.1.0";
@@ -50,9 +98,11 @@ inline constexpr std::string_view otlp_scope_version = "0.1.0";
 /**
  * Appends one ExportTraceServiceRequest holding every span of `traces` (in arrival order)
  * under one resource (service.name = service_name) and one scope. Per span: kind is
- * SPAN_KIND_INTERNAL (1); status is ERROR (2) with the error message, OK (1) for an ended
+ * SPAN_KIND_INTERNAL (1), or the one its metadata's "span.kind" names (written after
+ * the attributes; that member is not an attribute); status is ERROR (2) with the error message, OK (1) for an ended
  * span without error, omitted (UNSET) while open; endTimeUnixNano is omitted while open.
- * Attributes: openinference.span.kind (TEAM -> AGENT, CUSTOM -> UNKNOWN), tracecol.kind
+ * Attributes: openinference.span.kind (TEAM -> AGENT, CUSTOM -> UNKNOWN, or for CUSTOM
+ * the metadata's "openinference.span.kind" string, which is then no attribute of its own), tracecol.kind
  * (TEAM and CUSTOM only), session.id (the run_id, when set), input.value /
  * input.mime_type (when inputs is not "{}"), output.value / output.mime_type (when
  * outputs is present), and one attribute per top-level metadata member, named by its key

@@ -52,7 +52,7 @@ constexpr unsigned values = 1;                  // ArrayValue, KeyValueList
 constexpr unsigned encoded = 0;                 // not a field: AnyValue::bytes is the AnyValue's content, built already
 }  // namespace field
 
-constexpr std::uint64_t span_kind_internal = 1;
+constexpr unsigned span_kind_internal = 1;
 constexpr std::uint64_t status_ok = 1;
 constexpr std::uint64_t status_error = 2;
 
@@ -259,9 +259,11 @@ struct AnyValueBuilder {
   }
 };
 
-char* put_metadata_attributes(char* d, std::string_view metadata) {
+/** One attribute per metadata member, but the kind members (is_kind_member): *otlp_kind gets the kind one names. */
+char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
+    if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
     // Decoded text is never longer than as written, and a double's 8 bytes fit in the
     // reserve's per-member allowance (metadata_reserve).
     const std::string_view key = text_of(m.key, m.key_escaped, key_scratch);
@@ -353,12 +355,19 @@ char* put_span(char* d, const Span& span) {
     d = put_big_endian(d, span.parent_id);
   }
   d = put_bytes(d, field::name, span.name);
-  *d++ = tag(field::kind, varint_type);
-  *d++ = static_cast<char>(span_kind_internal);
   d = put_fixed64(d, field::start_time, static_cast<std::uint64_t>(span.started_at_ns));
   if (span.ended()) d = put_fixed64(d, field::end_time, static_cast<std::uint64_t>(span.ended_at_ns));
 
-  d = write_bytes(d, kind_attributes(span.kind));
+  const MetadataMember oi_kind =
+      span.kind == SpanKind::custom ? custom_openinference_kind(span.metadata) : MetadataMember{};
+  std::string oi_scratch;
+  if (!oi_kind.value.empty()) {
+    // A kind of OpenInference's that ours do not name (EMBEDDING, RETRIEVER, ...): as received.
+    d = put_string_attribute(d, "openinference.span.kind", text_of(oi_kind.value, oi_kind.value_escaped, oi_scratch));
+    d = put_string_attribute(d, "tracecol.kind", "CUSTOM");
+  } else {
+    d = write_bytes(d, kind_attributes(span.kind));
+  }
   if (!span.run_id.empty()) {
     d = put_string_attribute(d, "session.id", span.run_id);
   }
@@ -372,12 +381,16 @@ char* put_span(char* d, const Span& span) {
     d = put_string_attribute(d, "output.value", span.outputs);
     d = write_bytes(d, output_mime);
   }
-  d = put_metadata_attributes(d, span.metadata);
+  unsigned otlp_kind = span_kind_internal;  // unless the metadata names another (kind members are no attributes)
+  d = put_metadata_attributes(d, span.metadata, !oi_kind.value.empty(), &otlp_kind);
   if (span.has_peer) {
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
     d = put_int_attribute(d, "peer.pid", span.peer_pid);
     d = put_int_attribute(d, "peer.uid", span.peer_uid);
   }
+  // After the attributes (protobuf fields have no order): the metadata may name another kind.
+  *d++ = tag(field::kind, varint_type);
+  *d++ = static_cast<char>(otlp_kind);
 
   if (span.has_error()) {
     *d++ = tag(field::status, length_type);

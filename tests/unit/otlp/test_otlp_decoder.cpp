@@ -4,6 +4,7 @@
 
 #include "protocol/otlp_decoder.hpp"
 #include "protocol/otlp_encoder.hpp"
+#include "protocol/otlp_proto_encoder.hpp"
 #include "tests/unit/otlp/otlp_test_support.hpp"
 
 namespace tp = tracecol::protocol;
@@ -157,6 +158,51 @@ TEST_SUITE("otlp decoder") {
           R"("openinference.span.kind":"EMBEDDING","service.name":"svc"})");
   }
 
+  TEST_CASE("OTLP span kinds and OpenInference kinds of no SpanKind of ours come back as received") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)"
+        R"({"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"0000000000000001","name":"a","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2",)"
+        R"("attributes":[{"key":"openinference.span.kind","value":{"stringValue":"EMBEDDING"}}]},)"
+        R"({"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"0000000000000002","name":"b","kind":"SPAN_KIND_CONSUMER","startTimeUnixNano":"1",)"
+        R"("attributes":[{"key":"openinference.span.kind","value":{"stringValue":"llm"}}]},)"
+        R"({"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"0000000000000003","name":"c","kind":1,"startTimeUnixNano":"1"}]}]}]})";
+    const tp::OtlpDecodeResult in = tp::decode_otlp_request(body, {});
+    REQUIRE(in.ok);
+    REQUIRE(in.spans.size() == 3);
+    CHECK(in.spans[0].kind == tp::SpanKind::custom);
+    CHECK(in.spans[0].metadata == R"({"openinference.span.kind":"EMBEDDING","span.kind":"server"})");
+    CHECK(in.spans[1].kind == tp::SpanKind::llm);  // any case
+    CHECK(in.spans[1].metadata == R"({"span.kind":"consumer"})");
+    CHECK(in.spans[2].metadata == "{}");  // INTERNAL is the default: nothing kept
+    tp::Trace trace;
+    trace.trace_id = in.spans[0].trace_id;
+    trace.spans = in.spans;
+    const tp::Trace* traces[] = {&trace};
+    for (const bool proto : {false, true}) {
+      CAPTURE(proto);
+      std::string out;
+      if (proto) {
+        tp::append_otlp_proto_request(out, std::span<const tp::Trace* const>(traces), "svc");
+        CHECK(out.find("EMBEDDING") != std::string::npos);
+        continue;  // the protobuf body is read back in tests/unit/export_http
+      }
+      tp::append_otlp_request(out, std::span<const tp::Trace* const>(traces), "svc");
+      CHECK(out.find(R"("openinference.span.kind","value":{"stringValue":"EMBEDDING"}})") != std::string::npos);
+      CHECK(out.find(R"("kind":2)") != std::string::npos);
+      CHECK(out.find(R"("kind":5)") != std::string::npos);
+      CHECK(out.find(R"("key":"span.kind")") == std::string::npos);  // the kind, not an attribute
+      const tp::OtlpDecodeResult back = tp::decode_otlp_request(out, {});
+      REQUIRE(back.ok);
+      REQUIRE(back.spans.size() == 3);
+      for (std::size_t i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(back.spans[i].kind == in.spans[i].kind);
+        const std::string want = in.spans[i].metadata == "{}" ? R"({"service.name":"svc"})"
+                                 : in.spans[i].metadata.substr(0, in.spans[i].metadata.size() - 1) + R"(,"service.name":"svc"})";
+        CHECK(back.spans[i].metadata == want);
+      }
+    }
+  }
+
   TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {
     tp::Trace trace = golden_trace();
     trace.spans[0].kind = tp::SpanKind::team;
@@ -207,7 +253,7 @@ TEST_SUITE("otlp decoder") {
     CHECK(s.error == "rate limited");
     CHECK(s.metadata ==
           R"({"llm.token_count.total":42,"llm.invocation_parameters.temperature":0.7,"llm.streaming":false,)"
-          R"("tags":["a",2],"nested":{"k":"v"},"blob":"AAEC","empty":null,)"
+          R"("tags":["a",2],"nested":{"k":"v"},"blob":"AAEC","empty":null,"span.kind":"client",)"
           R"("events":[{"name":"exception","time_unix_nano":"1544712660500000000","attributes":{"exception.message":"boom"}}],)"
           R"("service.name":"js-agent"})");
   }
