@@ -179,6 +179,7 @@ std::optional<std::string> finalize(Config& c) {
   if (c.trace_idle_timeout.count() == 0) return "--trace-idle-timeout: must be more than 0";
   if (c.http_timeout < std::chrono::milliseconds(1)) return "--http-timeout: must be at least 1ms";
   if (c.socket.empty() || c.socket.size() >= 108) return "--socket: the path must be 1..107 bytes (a Unix socket limit)";
+  if (c.http_listen == "unix:" + c.socket) return "--http-listen: unix:" + c.socket + " is the --socket path; give HTTP a path of its own";
   if (c.export_http_timeout < std::chrono::milliseconds(1)) return "--export-http-timeout: must be at least 1ms";
   for (const auto& url : c.export_http) {
     std::string why;

@@ -21,6 +21,7 @@
 #include "daemon/http/request_head.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/sse_session.hpp"
+#include "daemon/ingest/uds_listener.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::http {
@@ -426,9 +427,8 @@ std::optional<std::string> HttpServer::open() {
   if (listen.starts_with("unix:")) {
     st.unix_path = listen.substr(5);
     if (st.unix_path.empty() || st.unix_path.size() >= 108) return "--http-listen: the unix path must be 1..107 bytes";
-    struct stat info {};
-    // A socket file left by a previous run would make bind fail; never remove anything else.
-    if (::lstat(st.unix_path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(st.unix_path.c_str());
+    // Only a stale socket is removed: never a live one (another daemon's, or our --socket).
+    if (auto refused = ingest::claim_socket_path(st.unix_path, "--http-listen")) return "http: " + *refused;
     auto& a = st.unix_acceptor.emplace(st.accept_strand);
     const local_stream::endpoint endpoint(st.unix_path);
     if (a.open(endpoint.protocol(), ec); !ec) a.bind(endpoint, ec);

@@ -42,6 +42,34 @@ PathState probe_socket_path(const std::string& path) {
   return err == ECONNREFUSED ? PathState::stale_socket : PathState::live_socket;
 }
 
+std::optional<std::string> claim_socket_path(const std::string& path, std::string_view flag) {
+  switch (probe_socket_path(path)) {
+    case PathState::live_socket:
+      return "another process (a running tracecol?) is listening on " + path + "; stop it or choose another " +
+             std::string(flag);
+    case PathState::not_a_socket:
+      return path + " exists and is not a socket; refusing to replace it (remove it or choose another " +
+             std::string(flag) + ")";
+    case PathState::stale_socket:
+      daemon::log(LogLevel::info, "removing stale socket %s (nothing listens on it)", path.c_str());
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return "cannot remove stale socket " + path + ": " + std::strerror(errno);
+      break;
+    case PathState::absent:
+      break;
+  }
+  // Missing directories are created 0750 (like mkdir -p): clients need a group to reach in.
+  std::filesystem::path dir;
+  for (const auto& part : std::filesystem::path(path).parent_path()) {
+    dir /= part;
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) == 0) continue;
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+      return "cannot create socket directory " + dir.string() + ": " + std::strerror(errno);
+  }
+  return std::nullopt;
+}
+
 UdsListener::UdsListener(net::io_context& io, ListenerOptions options, ConnectionContext& context)
     : io_(io), strand_(net::make_strand(io)), options_(std::move(options)), ctx_(context), acceptor_(strand_),
       backoff_(strand_) {}
@@ -57,28 +85,7 @@ std::optional<std::string> UdsListener::open() {
                 "accepts will fail with EMFILE first (counted as accept errors, retried every 100ms)",
                 options_.max_connections, fd_limit);
   }
-  switch (probe_socket_path(path)) {
-    case PathState::live_socket:
-      return "another process (a running tracecol?) is listening on " + path + "; stop it or choose another --socket";
-    case PathState::not_a_socket:
-      return path + " exists and is not a socket; refusing to replace it (remove it or choose another --socket)";
-    case PathState::stale_socket:
-      daemon::log(LogLevel::info, "removing stale socket %s (nothing listens on it)", path.c_str());
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-        return "cannot remove stale socket " + path + ": " + std::strerror(errno);
-      break;
-    case PathState::absent:
-      break;
-  }
-  // Missing directories are created 0750 (like mkdir -p): agents need a group to reach in.
-  std::filesystem::path dir;
-  for (const auto& part : std::filesystem::path(path).parent_path()) {
-    dir /= part;
-    struct stat st{};
-    if (::stat(dir.c_str(), &st) == 0) continue;
-    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-      return "cannot create socket directory " + dir.string() + ": " + std::strerror(errno);
-  }
+  if (auto refused = claim_socket_path(path, "--socket")) return refused;
   boost::system::error_code ec;
   acceptor_.open(local_stream(), ec);
   if (ec) return "cannot create socket: " + ec.message();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 #include <unordered_map>
@@ -84,5 +85,12 @@ class UdsListener {
 /** What is at a socket path: nothing, a live listener, a stale socket or another file. */
 enum class PathState { absent, live_socket, stale_socket, not_a_socket };
 PathState probe_socket_path(const std::string& path);
+
+/**
+ * Makes path ready for bind(): refuses a live listener (another daemon's, or our own other
+ * socket) and any file that is not a socket, removes a stale socket, creates missing
+ * directories 0750. The reason (naming flag) when it refuses.
+ */
+std::optional<std::string> claim_socket_path(const std::string& path, std::string_view flag);
 
 }  // namespace tracecol::ingest

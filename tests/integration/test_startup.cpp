@@ -88,6 +88,33 @@ TEST_CASE("a second daemon on a live socket exits non-zero naming the path while
   CHECK(exit_code(*st1) == 0);
 }
 
+TEST_CASE("--http-listen unix: never takes over a live socket: the agent socket's path or another daemon's") {
+  TempDir dir;
+  const std::string sock = dir.file("s.sock");
+  {
+    Daemon same(dir, sock, {"--http-listen", "unix:" + sock});
+    auto st = same.wait_exit();
+    REQUIRE(st);
+    CHECK(exit_code(*st) == 2);
+    INFO("stderr:\n" << same.err());
+    CHECK(same.err().find("is the --socket path") != std::string::npos);
+  }
+  Daemon first(dir, sock, {"--export-file", dir.file("out.ndjson")});
+  REQUIRE(first.wait_ready());
+  Daemon second(dir, dir.file("other.sock"), {"--http-listen", "unix:" + sock});
+  auto st = second.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) != 0);
+  INFO("second stderr:\n" << second.err());
+  CHECK(second.err().find("another process") != std::string::npos);
+  CHECK(second.err().find("--http-listen") != std::string::npos);
+  CHECK(first.running());
+  CHECK(serves(sock));  // still the first daemon's agent socket
+  auto st1 = first.terminate();
+  REQUIRE(st1);
+  CHECK(exit_code(*st1) == 0);
+}
+
 TEST_CASE("a regular file at the socket path is refused and left untouched") {
   TempDir dir;
   const std::string sock = dir.file("s.sock");
