@@ -99,7 +99,11 @@ std::optional<std::string> add_exporters(const Config& c, exporters::FanOut& fan
     file.mode = c.file_mode == "spans" ? exporters::FileMode::spans : exporters::FileMode::traces;
     file.max_bytes = c.file_max_bytes;
     file.max_backups = c.file_max_backups;
-    fan_out.add(std::make_unique<exporters::NdjsonFileExporter>(std::move(file)), c.export_queue);
+    auto exporter = std::make_unique<exporters::NdjsonFileExporter>(std::move(file));
+    // A path that cannot be opened now (no such directory, a directory, no permission) is
+    // an operator's mistake: say so at startup, not as failed traces later.
+    if (auto why = exporter->open_error()) return "--export-file " + *why;
+    fan_out.add(std::move(exporter), c.export_queue);
   }
   for (const auto& url : c.export_http) {
     namespace eh = exporters::http;

@@ -1,13 +1,18 @@
 #include "daemon/export/console_exporter.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <unistd.h>
 
+#include "daemon/log.hpp"
 #include "protocol/trace_tree.hpp"
 
 namespace tracecol::exporters {
 namespace {
+
+// A closed stdout fails every trace: one line a second says so.
+daemon::RateLimiter console_error_log(1);
 
 /** Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
 std::size_t utf8_length(std::string_view s, std::size_t i, char32_t& cp) {
@@ -85,6 +90,11 @@ ExportStatus ConsoleExporter::export_trace(const protocol::Trace& trace) {
     const ssize_t n = ::write(options_.fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
+      std::uint64_t suppressed = 0;
+      if (console_error_log.allow(&suppressed))
+        daemon::log(daemon::LogLevel::warn,
+                    "export-console: writing a trace failed: %s; counted as failed (%llu similar messages suppressed)",
+                    std::strerror(errno), static_cast<unsigned long long>(suppressed));
       return ExportStatus::failed;
     }
     p += n;

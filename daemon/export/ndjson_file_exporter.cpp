@@ -7,13 +7,19 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <utility>
 
+#include "daemon/log.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/trace_tree.hpp"
 
 namespace tracecol::exporters {
+namespace {
+// A full disk fails every record: one line a second says so, with the count suppressed.
+daemon::RateLimiter file_error_log(1);
+}  // namespace
 
 NdjsonFileExporter::NdjsonFileExporter(NdjsonFileOptions options) : options_(std::move(options)) {
   open_file();
@@ -24,6 +30,7 @@ NdjsonFileExporter::~NdjsonFileExporter() { close_file(); }
 bool NdjsonFileExporter::open_file() {
   fd_ = ::open(options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, options_.file_mode);
   if (fd_ < 0) {
+    last_errno_ = errno;
     ++write_errors_;
     return false;
   }
@@ -83,6 +90,7 @@ bool NdjsonFileExporter::write_record() {
       if (fd_ < 0) continue;
     }
     if (!has_room(record_.size())) {
+      last_errno_ = errno;
       ++write_errors_;
       continue;
     }
@@ -95,6 +103,7 @@ bool NdjsonFileExporter::write_record() {
       bytes_written_ += record_.size();
       return true;
     }
+    last_errno_ = n < 0 ? errno : ENOSPC;
     ++write_errors_;
     // A regular file only writes short when it hits a limit has_room() could not see
     // coming (another writer took the space): cut the partial line off so readers are
@@ -110,7 +119,18 @@ bool NdjsonFileExporter::write_record() {
       }
     }
   }
+  std::uint64_t suppressed = 0;
+  if (file_error_log.allow(&suppressed))
+    daemon::log(daemon::LogLevel::warn,
+                "export-file %s: %s; a trace record was dropped after %d attempt(s), counted as failed (%llu similar "
+                "messages suppressed)",
+                options_.path.c_str(), std::strerror(last_errno_), attempts, static_cast<unsigned long long>(suppressed));
   return false;
+}
+
+std::optional<std::string> NdjsonFileExporter::open_error() const {
+  if (fd_ >= 0) return std::nullopt;
+  return options_.path + ": " + std::strerror(last_errno_);
 }
 
 ExportStatus NdjsonFileExporter::export_trace(const protocol::Trace& trace) {
@@ -143,7 +163,10 @@ void NdjsonFileExporter::flush() {
 void NdjsonFileExporter::reopen() {
   close_file();
   ++reopens_;
-  open_file();
+  if (!open_file())
+    daemon::log(daemon::LogLevel::warn,
+                "export-file %s: reopening (SIGHUP) failed: %s; each record tries again and counts as failed until it "
+                "opens", options_.path.c_str(), std::strerror(last_errno_));
 }
 
 NdjsonFileStats NdjsonFileExporter::stats() const {

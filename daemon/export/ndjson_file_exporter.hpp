@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "daemon/export/exporter.hpp"
@@ -65,6 +66,8 @@ class NdjsonFileExporter final : public Exporter {
 
   NdjsonFileStats stats() const;
   bool is_open() const { return fd_ >= 0; }
+  /** Why the file is not open ("PATH: reason"), or nullopt when it is: checked at startup. */
+  std::optional<std::string> open_error() const;
 
  private:
   bool open_file();
@@ -76,6 +79,7 @@ class NdjsonFileExporter final : public Exporter {
 
   NdjsonFileOptions options_;
   int fd_ = -1;
+  int last_errno_ = 0;  // of the last failed open, reserve or write
   std::uint64_t size_ = 0;  // file size as this exporter knows it (for rotation)
   std::string record_;      // reused across records
   std::atomic<std::uint64_t> bytes_written_{0};

@@ -96,6 +96,9 @@ void full_disk(HttpDaemon& h, const std::string& file, const std::function<void(
   CHECK(m.failed >= 5);
   CHECK(store_has_all(h, ids));  // the store is not the disk
   for (const auto& id : after) CHECK(seen.count(id) == 1);
+  // The operator hears of it, with the reason, not only in a counter.
+  CHECK(h.daemon.err().find("export-file " + file + ": ") != std::string::npos);
+  CHECK(h.daemon.err().find("a trace record was dropped") != std::string::npos);
 }
 
 /** Mounts a tmpfs of `size` at dir; false when this process may not (no root, no CAP_SYS_ADMIN). */

@@ -115,6 +115,20 @@ TEST_CASE("--http-listen unix: never takes over a live socket: the agent socket'
   CHECK(exit_code(*st1) == 0);
 }
 
+TEST_CASE("an --export-file that cannot be opened stops startup with the reason, before the socket is bound") {
+  TempDir dir;
+  for (const std::string& path : {dir.file("no/such/dir/out.ndjson"), dir.path()}) {
+    CAPTURE(path);
+    Daemon d(dir, dir.file("s.sock"), {"--export-file", path});
+    auto st = d.wait_exit();
+    REQUIRE(st);
+    CHECK(exit_code(*st) != 0);
+    INFO("stderr:\n" << d.err());
+    CHECK(d.err().find("--export-file " + path + ": ") != std::string::npos);
+    CHECK_FALSE(file_exists(dir.file("s.sock")));
+  }
+}
+
 TEST_CASE("a regular file at the socket path is refused and left untouched") {
   TempDir dir;
   const std::string sock = dir.file("s.sock");
