@@ -138,7 +138,8 @@ net::awaitable<void> shut_down(net::io_context& io, ingest::UdsListener& listene
                                exporters::FanOut& fan_out, http::HttpServer* http_server, bool& drained,
                                std::function<void()> release_loop, LoopBackstop& backstop) {
   log(LogLevel::info, "stopping: no new connections; reading what agents already sent");
-  if (http_server) http_server->stop();
+  // HTTP keeps answering through the drain: /healthz 200, /readyz and the rest 503.
+  if (http_server) http_server->begin_stop();
   const auto read_deadline = std::chrono::steady_clock::now() + read_grace;
   listener.stop(read_deadline);
   // Connections stop by read_deadline on their own; the margin covers their last batch.
@@ -149,6 +150,7 @@ net::awaitable<void> shut_down(net::io_context& io, ingest::UdsListener& listene
   pipeline.finish();
   log(LogLevel::info, "open traces exported; draining exporters");
   drained = fan_out.drain(std::chrono::steady_clock::now() + drain_budget);
+  if (http_server) http_server->stop();
   // Let the loop end by itself once the last replies are written and posted closes ran.
   net::post(io, std::move(release_loop));
   backstop.arm(reply_grace);

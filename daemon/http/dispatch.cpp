@@ -162,8 +162,8 @@ HeadCheck check_head(const DispatchContext& ctx, const Request& req, std::string
   } else if (!m.method_allowed) {
     out.refusal = error_response(405, "method not allowed");
     out.refusal->allow = std::string(m.allow);
-  } else if (m.route == Route::healthz) {
-    // Answers even while shutting down.
+  } else if (m.route == Route::healthz || m.route == Route::metrics) {
+    // Answer even while shutting down: liveness, and the drain's progress for a scrape.
   } else if (ctx.stopping) {
     out.refusal = error_response(503, "shutting down");
   } else if (m.route == Route::v1_traces) {

@@ -21,7 +21,7 @@ struct DispatchContext {
   const ServerOptions& options;
   const ServerContext& context;
   const RequestCounters& requests;
-  bool stopping;  // shutting down: everything but /healthz answers 503
+  bool stopping;  // shutting down: everything but /healthz and /metrics answers 503
   ServerCounters* counters = nullptr;  // the server's own counters (OTLP ingest, connections); may be null
 };
 

@@ -52,7 +52,8 @@ struct HttpServer::State {
   std::optional<local_stream::acceptor> unix_acceptor;
   std::string unix_path;
   RequestCounters requests;
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopping{false};  // draining: every route but /healthz answers 503, one request a connection
+  std::atomic<bool> closing{false};   // the acceptors are closed: the drain is over
   ServerCounters counters;  // counters.connections_active is also what the connection cap counts (not the reserve)
   std::mutex mutex;
   std::uint64_t next_session = 0;
@@ -66,6 +67,8 @@ namespace {
 using State = HttpServer::State;
 
 daemon::RateLimiter access_log(2);
+// Out of file descriptors, every accept fails: one line a second, with the count suppressed.
+daemon::RateLimiter accept_error_log(1);
 
 // One session type for TCP and Unix connections: the request loop, the SSE stream and the
 // answer writer are compiled once (these coroutines are the slowest code in the tree to build).
@@ -219,13 +222,14 @@ net::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Sess
                                  bool probe_only) {
   SessionExit exit{st, id, probe_only};
   beast::flat_buffer buffer;
-  for (;;) {
+  for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::string_body> parser;
     std::string_view label_of_request = "not_found";
     parser.header_limit(st->options.max_header);
     parser.body_limit(st->options.max_body);
     s->idle = true;
-    if (st->stopping.load()) break;
+    // Draining: a new connection still gets its one answer (a probe's), a kept-alive one ends.
+    if (st->stopping.load() && !first) break;
     if (probe_only) arm_probe_deadline(s, std::min(st->options.request_timeout, st->options.probe_head_timeout));
     else s->stream.expires_after(st->options.request_timeout);
     auto [ec, n] = co_await read_head(s->stream, buffer, parser, st->options.max_header);
@@ -349,10 +353,13 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
   net::steady_timer backoff(st->accept_strand);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(st->io), net::as_tuple(net::use_awaitable));
-    if (st->stopping.load() || !acceptor.is_open()) co_return;
+    if (st->closing.load() || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: wait rather than spin; the listener stays open.
-      daemon::log(daemon::LogLevel::warn, "http accept: %s", ec.message().c_str());
+      std::uint64_t suppressed = 0;
+      if (accept_error_log.allow(&suppressed))
+        daemon::log(daemon::LogLevel::warn, "http accept: %s; retrying every 100ms (%llu similar messages suppressed)",
+                    ec.message().c_str(), static_cast<unsigned long long>(suppressed));
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
       continue;
@@ -486,9 +493,31 @@ void HttpServer::start() {
     net::co_spawn(st->accept_strand, accept_loop<local_stream>(st, *st->unix_acceptor), net::detached);
 }
 
-void HttpServer::stop() {
+namespace {
+/** Closes every connection waiting for its next request (one mid-request finishes it). */
+void close_idle_sessions(State& st) {
+  std::vector<std::shared_ptr<SessionBase>> open;
+  {
+    std::lock_guard lock(st.mutex);
+    for (auto& [id, weak] : st.sessions) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (auto& s : open) s->close_if_idle();
+}
+}  // namespace
+
+void HttpServer::begin_stop() {
   auto st = state_;
   if (st->stopping.exchange(true)) return;
+  close_idle_sessions(*st);
+  if (st->context.stream) st->context.stream->close_all();  // stream sessions end promptly
+}
+
+void HttpServer::stop() {
+  auto st = state_;
+  begin_stop();
+  if (st->closing.exchange(true)) return;
   net::post(st->accept_strand, [st] {
     boost::system::error_code ignored;
     if (st->tcp_acceptor) st->tcp_acceptor->close(ignored);
@@ -497,15 +526,7 @@ void HttpServer::stop() {
       ::unlink(st->unix_path.c_str());
     }
   });
-  std::vector<std::shared_ptr<SessionBase>> open;
-  {
-    std::lock_guard lock(st->mutex);
-    for (auto& [id, weak] : st->sessions) {
-      if (auto s = weak.lock()) open.push_back(std::move(s));
-    }
-  }
-  for (auto& s : open) s->close_if_idle();
-  if (st->context.stream) st->context.stream->close_all();  // stream sessions end promptly
+  close_idle_sessions(*st);
 }
 
 }  // namespace tracecol::http

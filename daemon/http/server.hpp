@@ -69,8 +69,14 @@ class HttpServer {
   /** Starts accepting on the io_context. */
   void start();
   /**
-   * Any thread: stops accepting, removes a Unix socket file, closes idle connections;
-   * requests still arriving get 503 and their connection closes. Idempotent.
+   * Any thread, when the drain begins: still accepting, but every route except /healthz
+   * answers 503 (/readyz says not ready), each connection closes after one answer, idle
+   * ones and live streams close now. Idempotent.
+   */
+  void begin_stop();
+  /**
+   * Any thread, once drained: begin_stop() if it was not, then stops accepting, removes a
+   * Unix socket file, closes idle connections. Idempotent.
    */
   void stop();
 

@@ -98,4 +98,42 @@ TEST_CASE("SIGTERM with 1,000 open traces, 50k stored spans and a slow exporter:
   const std::string own = exporter_summary(err);
   CHECK(field(own, "dropped_shutdown") == field(http, "dropped"));
 }
+
+TEST_CASE("through the drain /healthz answers 200, /readyz 503 and /metrics shows the drain, until exit") {
+  ExportRig rig;
+  rig.receiver.read_rate(512);  // a crawl: the drain lasts its whole budget
+  rig.start({});
+  send_traces(rig.socket(), 0, 20);
+  REQUIRE(wait_until([&] { return count_lines(rig.file) == 20; }));
+  auto ok = rig.h->get("/readyz");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  rig.daemon().signal(SIGTERM);
+  // Probes keep being answered while the exporter drains (before: connection refused).
+  REQUIRE(wait_until([&] {
+    auto ready = rig.h->get("/readyz");
+    return ready && ready->status == 503;
+  }));
+  int rounds = 0;
+  for (; rounds < 5 && rig.daemon().running(); ++rounds) {
+    auto health = rig.h->get("/healthz");
+    auto ready = rig.h->get("/readyz");
+    auto metrics = rig.h->get("/metrics");
+    auto traces = rig.h->get("/api/traces");
+    if (!rig.daemon().running()) break;  // exited between two probes
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    REQUIRE(ready);
+    CHECK(ready->status == 503);
+    REQUIRE(metrics);
+    CHECK(metrics->status == 200);
+    CHECK(metrics->body.find("tracecol_exporter_pending_spans") != std::string::npos);
+    REQUIRE(traces);
+    CHECK(traces->status == 503);
+  }
+  CHECK(rounds == 5);  // the drain (up to 15 s) outlasts five rounds of probes
+  auto st = rig.daemon().wait_exit(40s);
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 0);
+}
 }
