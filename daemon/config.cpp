@@ -6,6 +6,7 @@
 
 #include "daemon/export/http/url.hpp"
 #include "daemon/http/access_policy.hpp"
+#include "daemon/http/listen_address.hpp"
 #include "daemon/log.hpp"
 
 namespace tracecol::daemon {
@@ -179,11 +180,15 @@ std::optional<std::string> finalize(Config& c) {
   if (c.trace_idle_timeout.count() == 0) return "--trace-idle-timeout: must be more than 0";
   if (c.http_timeout < std::chrono::milliseconds(1)) return "--http-timeout: must be at least 1ms";
   if (c.socket.empty() || c.socket.size() >= 108) return "--socket: the path must be 1..107 bytes (a Unix socket limit)";
+  // CLI11's range check lets NaN through (every comparison with it is false).
+  if (!(c.sample_rate >= 0.0 && c.sample_rate <= 1.0)) return "--sample-rate: expected a number from 0 to 1";
+  if (c.http_listen != "off" && !c.http_listen.starts_with("unix:") && !http::parse_endpoint(c.http_listen))
+    return "--http-listen: expected HOST:PORT (port 0-65535), unix:PATH or off, got '" + c.http_listen + "'";
   if (c.http_listen == "unix:" + c.socket) return "--http-listen: unix:" + c.socket + " is the --socket path; give HTTP a path of its own";
   if (c.export_http_timeout < std::chrono::milliseconds(1)) return "--export-http-timeout: must be at least 1ms";
   for (const auto& url : c.export_http) {
     std::string why;
-    if (!exporters::http::parse_url(url, &why)) return "--export-http " + url + ": " + why;
+    if (!exporters::http::parse_url(url, &why)) return "--export-http " + exporters::http::url_for_log(url) + ": " + why;
   }
   c.export_http_headers.clear();
   for (const auto& line : c.export_http_header_lines) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "daemon/export/latency_histogram.hpp"
@@ -31,6 +32,12 @@ class Exporter {
 
   /** Short stable name for logs and metrics labels ("console", "ndjson", "memory"). */
   virtual std::string_view name() const = 0;
+  /**
+   * The fan-out renames a second exporter of the same name (two --export-http URLs on one
+   * host:port) so /metrics labels and log lines tell them apart; an exporter whose own
+   * log lines carry its name takes the new one. Before start().
+   */
+  virtual void rename(std::string name) { (void)name; }
 
   /** Each finished trace (or late-span follow-up record), exactly once. */
   virtual ExportStatus export_trace(const protocol::Trace& trace) = 0;

@@ -1,5 +1,6 @@
 #include "daemon/export/fan_out.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <utility>
@@ -247,6 +248,18 @@ void FanOut::add(std::unique_ptr<Exporter> exporter, std::size_t queue_capacity)
   w->wants_spans = exporter->wants_spans();
   w->direct = exporter->hands_off_on_publish();
   w->name = std::string(exporter->name());
+  const auto taken = [this](const std::string& n) {
+    return std::any_of(workers_.begin(), workers_.end(), [&](const auto& other) { return other->name == n; });
+  };
+  if (taken(w->name)) {
+    std::string unique;
+    for (int n = 2; unique.empty() || taken(unique); ++n) {
+      unique = w->name;
+      unique.append(1, '#').append(std::to_string(n));
+    }
+    w->name = std::move(unique);
+    exporter->rename(w->name);
+  }
   w->c.name = w->name;
   w->exporter = std::move(exporter);
   workers_.push_back(std::move(w));

@@ -16,6 +16,7 @@
 #include "daemon/http/api.hpp"
 #include "daemon/http/answer_write.hpp"
 #include "daemon/http/dispatch.hpp"
+#include "daemon/http/listen_address.hpp"
 #include "daemon/http/probe_reserve.hpp"
 #include "daemon/http/read_head.hpp"
 #include "daemon/http/request_head.hpp"
@@ -399,25 +400,6 @@ net::awaitable<void> accept_loop(std::shared_ptr<State> st, typename Protocol::a
     auto ex = session->stream.get_executor();
     net::co_spawn(ex, run_session(st, std::move(session), id, probe_only), net::detached);
   }
-}
-
-/** "host:port" into an endpoint; nullopt when either part is bad. */
-std::optional<tcp::endpoint> parse_endpoint(std::string_view text) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string host(text.substr(0, colon));
-  std::string_view port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port_text.empty() || port > 65535)
-    return std::nullopt;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code bad;
-  const auto address = net::ip::make_address(host, bad);
-  if (bad) return std::nullopt;
-  return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 }  // namespace

@@ -49,12 +49,12 @@ std::unique_ptr<HttpExporter> HttpExporter::create(HttpExporterOptions options, 
   std::string why;
   auto url = parse_url(options.url, &why);
   if (!url) {
-    if (error) *error = "--export-http " + options.url + ": " + why;
+    if (error) *error = "--export-http " + url_for_log(options.url) + ": " + why;
     return nullptr;
   }
   auto client = HttpClient::create(ClientOptions{*url, options.timeout, options.insecure, options.ca_file}, &why);
   if (!client) {
-    if (error) *error = "--export-http " + options.url + ": " + why;
+    if (error) *error = "--export-http " + url_for_log(options.url) + ": " + why;
     return nullptr;
   }
   return std::unique_ptr<HttpExporter>(new HttpExporter(std::move(options), std::move(client), std::move(*url)));

@@ -62,6 +62,7 @@ class HttpExporter final : public Exporter {
   ~HttpExporter() override;
 
   std::string_view name() const override { return name_; }
+  void rename(std::string name) override { name_ = std::move(name); }
   ExportStatus export_shared(const TracePtr& trace) override;
   bool hands_off_on_publish() const override { return true; }
   /** A copy of trace, queued as export_shared does (for callers that hold no TracePtr). */

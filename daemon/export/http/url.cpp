@@ -66,4 +66,14 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   return url;
 }
 
+std::string url_for_log(std::string_view text) {
+  const std::size_t scheme = text.find("://");
+  const std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t end = text.find_first_of("/?#", from);
+  const std::string_view authority = text.substr(from, end == std::string_view::npos ? end : end - from);
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  return std::string(text.substr(0, from)) + "***" + std::string(text.substr(from + at));
+}
+
 }  // namespace tracecol::exporters::http

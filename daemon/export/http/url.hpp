@@ -22,4 +22,7 @@ struct Url {
  */
 std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
 
+/** The URL as a log or error message may show it: userinfo (user:pass@) becomes "***@". */
+std::string url_for_log(std::string_view text);
+
 }  // namespace tracecol::exporters::http

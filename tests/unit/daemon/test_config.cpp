@@ -194,6 +194,24 @@ TEST_SUITE("config") {
     CHECK(parse(c, {"--trace-linger", "later"}).find("--trace-linger") != std::string::npos);
     d::Config e;
     CHECK(parse(e, {"--sample-rate", "2"}).find("parse") != std::string::npos);
+    for (const char* nan : {"nan", "NaN", "-nan"}) {
+      d::Config not_a_number;
+      CHECK(parse(not_a_number, {"--sample-rate", nan}).find("--sample-rate") != std::string::npos);
+    }
+    for (const char* listen : {"127.0.0.1:99999", "nonsense", "127.0.0.1:", "300.1.1.1:80", "host.example:80"}) {
+      CAPTURE(listen);
+      d::Config bad_listen;
+      CHECK(parse(bad_listen, {"--http-listen", listen}).find("--http-listen") != std::string::npos);
+    }
+    for (const char* listen : {"off", "unix:/tmp/x.sock", "127.0.0.1:0", ":4318", "[::1]:4318", "localhost:80"}) {
+      CAPTURE(listen);
+      d::Config good_listen;
+      CHECK(parse(good_listen, {"--http-listen", listen}).empty());
+    }
+    d::Config creds;
+    const std::string why = parse(creds, {"--export-http", "http://user:hunter2@collector:4318/v1/traces"});
+    CHECK(why.find("--export-http http://***@collector:4318/v1/traces") != std::string::npos);
+    CHECK(why.find("hunter2") == std::string::npos);
     d::Config f;
     CHECK(parse(f, {"--file-mode", "lines"}).find("parse") != std::string::npos);
     d::Config g;

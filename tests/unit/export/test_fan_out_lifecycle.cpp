@@ -61,6 +61,18 @@ TEST_SUITE("export.fan_out") {
     CHECK(log.back() == "flush");
   }
 
+  TEST_CASE("a second exporter of the same name gets a name of its own, the first keeps its own") {
+    FanOut fan;
+    fan.add(std::make_unique<FailingExporter>(), 10);
+    fan.add(std::make_unique<FailingExporter>(), 10);
+    fan.add(std::make_unique<FailingExporter>(), 10);
+    const auto counters = fan.counters();
+    REQUIRE(counters.size() == 3);
+    CHECK(counters[0].name == "failing");
+    CHECK(counters[1].name == "failing#2");
+    CHECK(counters[2].name == "failing#3");
+  }
+
   TEST_CASE("stop counts whatever is still queued as dropped") {
     Gate gate;
     std::vector<std::string> log;

@@ -45,4 +45,11 @@ TEST_SUITE("export http url") {
     CHECK_FALSE(eh::parse_url("http://h/a b").has_value());
     CHECK_FALSE(eh::parse_url("http://h/a\r\nX: y").has_value());
   }
+
+  TEST_CASE("a URL in a message shows no userinfo") {
+    CHECK(eh::url_for_log("https://u:p@h:1/x@y?z") == "https://***@h:1/x@y?z");
+    CHECK(eh::url_for_log("http://a@b@h/") == "http://***@h/");
+    CHECK(eh::url_for_log("http://h:4318/v1/traces") == "http://h:4318/v1/traces");
+    CHECK(eh::url_for_log("not a url") == "not a url");
+  }
 }
