@@ -170,7 +170,35 @@ void FanOut::Worker::run() {
     in_flight = true;
     lock.unlock();
 
+    // What this batch settled since the counters last heard of it. They hear every 200 ms
+    // even mid-batch: a batch of thousands failing slowly (a full disk: retries with
+    // backoff per record) must show in /metrics as it happens, not when the batch ends.
     ExporterCounters done;
+    std::uint64_t settled_traces = 0, settled_spans = 0;
+    auto last_commit = Clock::now();
+    const auto commit = [&] {  // with the lock held
+      c.traces_sent += done.traces_sent;
+      c.traces_failed += done.traces_failed;
+      c.traces_dropped += done.traces_dropped;
+      c.spans_sent += done.spans_sent;
+      c.spans_failed += done.spans_failed;
+      c.spans_dropped += done.spans_dropped;
+      c.spans_dropped_shutdown += done.spans_dropped_shutdown;
+      c.export_latency.merge(done.export_latency);
+      c.queue_depth -= settled_traces;
+      c.spans_pending -= settled_spans;
+      update_gauges();
+      done = ExporterCounters{};
+      settled_traces = settled_spans = 0;
+    };
+    const auto commit_now_and_then = [&] {
+      const auto now = Clock::now();
+      if (now - last_commit < std::chrono::milliseconds(200)) return;
+      last_commit = now;
+      lock.lock();
+      commit();
+      lock.unlock();
+    };
     std::size_t handled_spans = 0;
     std::size_t handled_traces = 0;
     if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
@@ -178,6 +206,8 @@ void FanOut::Worker::run() {
       if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
       const bool ok = export_ok(*exporter, *span_batch[handled_spans]);
       ++(ok ? done.spans_sent : done.spans_failed);
+      ++settled_spans;
+      commit_now_and_then();
     }
     for (; handled_traces < trace_batch.size() && !stopping.load(); ++handled_traces) {
       if (reopen.exchange(false)) call_quietly([&] { exporter->reopen(); });
@@ -192,31 +222,25 @@ void FanOut::Worker::run() {
         ++done.traces_failed;
         done.spans_failed += t.spans.size();
       }
+      ++settled_traces;
+      settled_spans += t.spans.size();
+      commit_now_and_then();
     }
     // Whatever stop() interrupted counts as dropped, like the rest of the queue.
     for (std::size_t i = handled_traces; i < trace_batch.size(); ++i) {
       ++done.traces_dropped;
       done.spans_dropped += trace_batch[i].trace->spans.size();
+      ++settled_traces;
+      settled_spans += trace_batch[i].trace->spans.size();
     }
     done.spans_dropped += span_batch.size() - handled_spans;
+    settled_spans += span_batch.size() - handled_spans;
     done.spans_dropped_shutdown = done.spans_dropped;  // only stop() interrupts a batch
-    const std::uint64_t batch_span_count = spans_in(trace_batch) + span_batch.size();
-    const std::uint64_t batch_trace_count = trace_batch.size();
     trace_batch.clear();  // release the traces outside the lock
     span_batch.clear();
 
     lock.lock();
-    c.traces_sent += done.traces_sent;
-    c.traces_failed += done.traces_failed;
-    c.traces_dropped += done.traces_dropped;
-    c.spans_sent += done.spans_sent;
-    c.spans_failed += done.spans_failed;
-    c.spans_dropped += done.spans_dropped;
-    c.spans_dropped_shutdown += done.spans_dropped_shutdown;
-    c.export_latency.merge(done.export_latency);
-    c.queue_depth -= batch_trace_count;
-    c.spans_pending -= batch_span_count;
-    update_gauges();
+    commit();
     in_flight = false;
 
     // drain() asks only once the queue was quiet, so everything it waited for is exported

@@ -73,6 +73,36 @@ TEST_SUITE("export.fan_out") {
     CHECK(counters[2].name == "failing#3");
   }
 
+  TEST_CASE("a slow batch shows in the counters as it goes, not only when it ends") {
+    // A full disk: every record fails after its retries (here 30 ms each), 40 in one batch.
+    class SlowFailing final : public Exporter {
+     public:
+      std::string_view name() const override { return "slow"; }
+      ExportStatus export_trace(const protocol::Trace&) override {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        return ExportStatus::failed;
+      }
+    };
+    FanOut fan;
+    fan.add(std::make_unique<SlowFailing>(), 100);
+    std::vector<TracePtr> batch;
+    for (std::uint64_t i = 1; i <= 40; ++i) batch.push_back(make_trace(i));
+    fan.publish(batch);  // queued before start: the worker takes all 40 at once
+    fan.start();
+    bool seen_midway = false;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      const auto c = fan.counters()[0];
+      CHECK(invariant_holds(c));
+      if (c.traces_failed > 0 && c.traces_failed < 40) seen_midway = true;
+      if (c.traces_failed == 40) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(seen_midway);
+    CHECK(fan.counters()[0].traces_failed == 40);
+    fan.stop();
+  }
+
   TEST_CASE("stop counts whatever is still queued as dropped") {
     Gate gate;
     std::vector<std::string> log;
