@@ -317,6 +317,14 @@ int run(const Config& config) {
   log(LogLevel::info, "%s", exit_summary(counters, pipeline, fan_out).c_str());
   if (!drained) log(LogLevel::warn, "exporters did not drain within %llds; see dropped counts above",
                     static_cast<long long>(drain_budget.count()));
+  // Losses were counted all along; at exit they get a warning of their own, exporter by exporter.
+  for (const auto& e : fan_out.counters()) {
+    if (e.traces_dropped + e.traces_failed == 0) continue;
+    log(LogLevel::warn, "%s: %llu trace(s) (%llu span(s)) never delivered: %llu dropped, %llu failed",
+        e.name.c_str(), static_cast<unsigned long long>(e.traces_dropped + e.traces_failed),
+        static_cast<unsigned long long>(e.spans_dropped + e.spans_failed),
+        static_cast<unsigned long long>(e.traces_dropped), static_cast<unsigned long long>(e.traces_failed));
+  }
   return 0;
 }
 

@@ -23,6 +23,8 @@ namespace {
 daemon::RateLimiter accept_error_log(1);
 // A peer the allow lists refuse: one log line a second at most.
 daemon::RateLimiter denied_log(1);
+// A connection past --max-connections: one log line a second at most.
+daemon::RateLimiter over_cap_log(1);
 }  // namespace
 
 PathState probe_socket_path(const std::string& path) {
@@ -176,6 +178,13 @@ void UdsListener::admit(local_stream::socket socket) {
   }
   if (ctx_.counters.connections_active.load(std::memory_order_relaxed) >= options_.max_connections) {
     ctx_.counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (over_cap_log.allow(&suppressed))
+      daemon::log(LogLevel::warn,
+                  "refused a connection on %s from pid %d uid %u: %zu agents connected already (--max-connections); "
+                  "counted in tracecol_connections_refused_total (%llu similar messages suppressed)",
+                  options_.path.c_str(), peer ? static_cast<int>(peer->pid) : -1, peer ? peer->uid : 0u,
+                  options_.max_connections, static_cast<unsigned long long>(suppressed));
     boost::system::error_code ignored;
     socket.close(ignored);
     return;

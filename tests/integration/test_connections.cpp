@@ -69,5 +69,7 @@ TEST_CASE("with --max-connections 2 a third connection is closed while the first
   auto st = d.terminate();
   REQUIRE(st);
   CHECK(d.err().find("refused=") != std::string::npos);
+  // The operator hears of it, naming the flag, not only in a counter.
+  if (third.connected()) CHECK(d.err().find("agents connected already (--max-connections)") != std::string::npos);
 }
 }
