@@ -29,10 +29,42 @@ constexpr std::size_t depth_ceiling = 1024;  // AnyValue conversion recurses onc
 
 std::string_view text(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
+/**
+ * The OTLP JSON keys that have a snake_case twin: protojson (the OpenTelemetry
+ * Collector's reader) takes the proto field names too, and some writers send them
+ * (Python's MessageToJson with preserving_proto_field_name).
+ */
+constexpr std::pair<std::string_view, std::string_view> proto_field_names[] = {
+    {"resourceSpans", "resource_spans"},   {"scopeSpans", "scope_spans"},
+    {"traceId", "trace_id"},               {"spanId", "span_id"},
+    {"parentSpanId", "parent_span_id"},    {"startTimeUnixNano", "start_time_unix_nano"},
+    {"endTimeUnixNano", "end_time_unix_nano"}, {"timeUnixNano", "time_unix_nano"},
+    {"stringValue", "string_value"},       {"boolValue", "bool_value"},
+    {"intValue", "int_value"},             {"doubleValue", "double_value"},
+    {"arrayValue", "array_value"},         {"kvlistValue", "kvlist_value"},
+    {"bytesValue", "bytes_value"}};
+
+/** The lowerCamelCase name of a key sent by its proto field name (or the key itself). */
+std::string_view camel_name(std::string_view key) {
+  if (key.find('_') == std::string_view::npos) return key;
+  for (const auto& [camel, snake] : proto_field_names)
+    if (key == snake) return camel;
+  return key;
+}
+
 const Value* find(const Value& obj, const char* key) {
   if (!obj.IsObject()) return nullptr;
   auto it = obj.FindMember(key);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
+  if (it != obj.MemberEnd()) return &it->value;
+  // Absent in lowerCamelCase: the proto field name, when the key has one.
+  const std::string_view wanted(key);
+  for (const auto& [camel, snake] : proto_field_names) {
+    if (camel != wanted) continue;
+    const Value name(rapidjson::StringRef(snake.data(), static_cast<rapidjson::SizeType>(snake.size())));
+    it = obj.FindMember(name);
+    return it == obj.MemberEnd() ? nullptr : &it->value;
+  }
+  return nullptr;
 }
 
 /** A string member (numbers count: with numbers kept as strings RapidJSON cannot tell them apart). */
@@ -148,7 +180,7 @@ bool append_any_value(std::string& out, const Value& any) {
   if (!any.IsObject()) return false;
   if (any.MemberCount() == 0) return out += "null", true;
   const auto& m = *any.MemberBegin();
-  const std::string_view type = text(m.name);
+  const std::string_view type = camel_name(text(m.name));
   const Value& v = m.value;
   if (type == "stringValue" || type == "bytesValue") {
     if (!v.IsString()) return false;

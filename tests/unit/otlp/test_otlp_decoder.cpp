@@ -203,6 +203,22 @@ TEST_SUITE("otlp decoder") {
     }
   }
 
+  TEST_CASE("proto field names (snake_case) are read like lowerCamelCase, as protojson reads them") {
+    const std::string body = R"({"resource_spans":[{"resource":{"attributes":[{"key":"service.name","value":{"string_value":"py"}}]},)"
+        R"("scope_spans":[{"spans":[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0000000000000002",)"
+        R"("parent_span_id":"0000000000000001","name":"x","start_time_unix_nano":"5","end_time_unix_nano":"9",)"
+        R"("attributes":[{"key":"n","value":{"int_value":"7"}},{"key":"a","value":{"array_value":{"values":[{"bool_value":true}]}}}],)"
+        R"("events":[{"name":"e","time_unix_nano":"6"}]}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].parent_id == 1);
+    CHECK(r.spans[0].started_at_ns == 5);
+    CHECK(r.spans[0].ended_at_ns == 9);
+    CHECK(r.spans[0].metadata ==
+          R"({"n":7,"a":[true],"events":[{"name":"e","time_unix_nano":"6"}],"service.name":"py"})");
+  }
+
   TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {
     tp::Trace trace = golden_trace();
     trace.spans[0].kind = tp::SpanKind::team;
