@@ -124,7 +124,7 @@ inline bool parse_integer(std::string_view token, std::int64_t& v) {
 }
 
 /** Reads the value at the reader into m (value, type; key untouched); containers whole, as text. */
-inline bool read_member_value(MemberReader& in, MetadataMember& m) {
+[[gnu::always_inline]] inline bool read_member_value(MemberReader& in, MetadataMember& m) {
   if (in.peek() == '"') {
     if (!in.string(m.value, m.value_escaped)) return false;
     m.type = MemberType::string;

@@ -32,7 +32,7 @@ bool openinference_kind_is_exact(SpanKind kind);
  * prefix "metadata.", which our /v1/traces takes off again. Key: its text, decoded or as
  * a canonical JSON string content (no escape spells a '.' or a letter then).
  */
-inline bool metadata_key_needs_prefix(std::string_view key) {
+[[gnu::always_inline]] inline bool metadata_key_needs_prefix(std::string_view key) {
   if (key.empty()) return true;
   switch (key.front()) {
     case 'i': return key == "input.value" || key == "input.mime_type";
