@@ -178,14 +178,57 @@ struct AnyValueWriter {
   }
 };
 
+/** The members of an object as KeyValues ({"key":..,"value":AnyValue} joined by ','): an event's attributes. */
+char* put_key_values(char* d, std::string_view object) {
+  bool first = true;
+  for_each_metadata_member(object, [&](const MetadataMember& m) {
+    if (!first) *d++ = ',';
+    first = false;
+    d = write_literal(write_bytes(write_literal(d, "{\"key\":\""), m.key), "\",\"value\":");
+    AnyValueWriter w{d};
+    if (m.type != MemberType::array && m.type != MemberType::object) w.scalar(m);
+    else if (!walk_json_value(m.value, w)) w.d = write_literal(d, "{}");
+    d = w.d;
+    *d++ = '}';
+  });
+  return d;
+}
+
+/** ,"events":[...] from an events_shape() array (written after the attributes). */
+char* put_events(char* d, std::string_view events) {
+  d = write_literal(d, ",\"events\":[");
+  bool first = true;
+  for_each_event(events, [&](std::string_view name, std::string_view time, std::string_view attributes) {
+    if (!first) *d++ = ',';
+    first = false;
+    *d++ = '{';
+    if (!time.empty()) d = write_literal(write_bytes(write_literal(d, "\"timeUnixNano\":\""), time), "\",");
+    d = write_literal(write_bytes(write_literal(d, "\"name\":\""), name), "\"");
+    if (!attributes.empty()) {
+      d = write_literal(d, ",\"attributes\":[");
+      d = put_key_values(d, attributes);
+      *d++ = ']';
+    }
+    *d++ = '}';
+  });
+  *d++ = ']';
+  return d;
+}
+
 /**
  * One attribute per top-level member of the (validated) metadata object, but the kind
- * members (is_kind_member): *otlp_kind gets the OTLP kind one names.
+ * members (is_kind_member): *otlp_kind gets the OTLP kind one names; and the events as
+ * /v1/traces stores them (events_shape): *events gets their text, for put_events.
  */
-char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind) {
+char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind,
+                              std::string_view* events) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
     if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
+    if (m.type == MemberType::array && !m.key_escaped && m.key == events_member && events_shape(m.value)) {
+      *events = m.value;
+      return;
+    }
     const std::string_view key = json_content(m.key, m.key_escaped, key_scratch);
     switch (m.type) {
       case MemberType::string:
@@ -294,7 +337,8 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
     d = write_literal(d, "}}" TRACECOL_OTLP_ATTR("output.mime_type", "stringValue") "\"application/json\"}}");
   }
   unsigned otlp_kind = 1;  // INTERNAL, unless the metadata names another (kind members are no attributes)
-  d = put_metadata_attributes(d, span.metadata, !oi_kind.empty(), &otlp_kind);
+  std::string_view events;  // OTLP events kept in the metadata: they go out as events again
+  d = put_metadata_attributes(d, span.metadata, !oi_kind.empty(), &otlp_kind, &events);
   if (span.has_peer) {
     // The names the metadata member has (peer.pid / peer.uid).
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
@@ -305,6 +349,7 @@ char* put_span(char* d, const Span& span, const char (&trace_hex)[32]) {
   // After the attributes (JSON members have no order): the metadata may name another kind.
   d = write_literal(d, ",\"kind\":");
   *d++ = static_cast<char>('0' + otlp_kind);
+  if (!events.empty()) d = put_events(d, events);
   if (span.has_error()) {
     d = write_json_string(write_literal(d, ",\"status\":{\"code\":2,\"message\":"), span.error);
     *d++ = '}';

@@ -75,6 +75,74 @@ inline MetadataMember custom_openinference_kind(std::string_view metadata) {
   return found;
 }
 
+/** The metadata member our /v1/traces keeps a span's OTLP events in. */
+inline constexpr std::string_view events_member = "events";
+
+namespace detail {
+/** walk_json_value's visitor for events_shape(). */
+struct EventsShape {
+  int depth = 0;
+  bool ok = true;
+  std::string_view member;  // the element member being read
+  void begin(bool object) {
+    if ((depth == 0 && object) || (depth == 1 && !object) || (depth == 2 && !(object && member == "attributes"))) ok = false;
+    ++depth;
+  }
+  void end(bool) { --depth; }
+  void comma() {}
+  void member_end() {}
+  void key(std::string_view raw, bool escaped) {
+    if (depth != 2) return;
+    member = escaped ? std::string_view{} : raw;
+    if (member != "name" && member != "time_unix_nano" && member != "attributes") ok = false;
+  }
+  void scalar(const MetadataMember& m) {
+    if (depth == 1) ok = false;  // an element that is no object
+    if (depth != 2) return;
+    if (member == "name") {
+      ok = ok && m.type == MemberType::string;
+    } else if (member == "time_unix_nano") {
+      ok = ok && m.type == MemberType::string && !m.value.empty() && m.value.size() <= 19 &&
+           m.value.find_first_not_of("0123456789") == std::string_view::npos;
+    } else {
+      ok = false;
+    }
+  }
+};
+}  // namespace detail
+
+/**
+ * Whether an "events" metadata member (an array) is events as our /v1/traces stores them:
+ * objects of name (string), time_unix_nano (decimal string) and attributes (object). The
+ * encoders send those as the span's events, anything else under that name as an attribute.
+ */
+inline bool events_shape(std::string_view array) {
+  detail::EventsShape shape;
+  return walk_json_value(array, shape) && shape.ok;
+}
+
+/**
+ * Calls visit(name, time_unix_nano, attributes) for each event of an events_shape() array:
+ * name as written (escapes kept), attributes an object's text or empty.
+ */
+template <typename Visit>
+void for_each_event(std::string_view array, Visit&& visit) {
+  detail::MemberReader in(array.data(), array.data() + array.size());
+  if (!in.eat('[') || in.peek() == ']') return;
+  for (;;) {
+    std::string_view element;
+    if (!in.value(element)) return;
+    std::string_view name, time, attributes;
+    for_each_metadata_member(element, [&](const MetadataMember& m) {
+      if (m.key == "name") name = m.value;
+      else if (m.key == "time_unix_nano") time = m.value;
+      else if (m.key == "attributes") attributes = m.value;
+    });
+    visit(name, time, attributes);
+    if (!in.eat(',')) return;
+  }
+}
+
 /**
  * Whether a metadata member is the span's kind rather than an attribute: "span.kind"
  * naming an OTLP kind (its number into *otlp_kind), or, for a CUSTOM span, the

@@ -37,6 +37,7 @@ constexpr unsigned kind = 6;
 constexpr unsigned start_time = 7;
 constexpr unsigned end_time = 8;
 constexpr unsigned attributes = 9;
+constexpr unsigned events = 11;
 constexpr unsigned status = 15;
 constexpr unsigned status_message = 2;          // Status
 constexpr unsigned status_code = 3;
@@ -49,6 +50,9 @@ constexpr unsigned double_value = 4;
 constexpr unsigned array_value = 5;
 constexpr unsigned kvlist_value = 6;
 constexpr unsigned values = 1;                  // ArrayValue, KeyValueList
+constexpr unsigned event_time = 1;              // Span.Event
+constexpr unsigned event_name = 2;
+constexpr unsigned event_attributes = 3;
 constexpr unsigned encoded = 0;                 // not a field: AnyValue::bytes is the AnyValue's content, built already
 }  // namespace field
 
@@ -260,10 +264,49 @@ struct AnyValueBuilder {
 };
 
 /** One attribute per metadata member, but the kind members (is_kind_member): *otlp_kind gets the kind one names. */
-char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind) {
+/** The AnyValue content of a metadata-style member, scalar or nested. */
+void append_member_any_value(std::string& out, const MetadataMember& m, std::string& scratch) {
+  if (m.type != MemberType::array && m.type != MemberType::object) return append_scalar_any_value(out, m, scratch);
+  AnyValueBuilder b;
+  if (walk_json_value(m.value, b)) out += b.result;  // cut short: an empty value
+}
+
+/** Span.events (field 11) from an events_shape() array, one Event message each. */
+char* put_events(char* d, std::string_view events) {
+  std::string event, kv, any, scratch, name_scratch;
+  for_each_event(events, [&](std::string_view name, std::string_view time, std::string_view attributes) {
+    event.clear();
+    std::uint64_t nanos = 0;
+    std::from_chars(time.data(), time.data() + time.size(), nanos);  // events_shape checked the digits
+    char fixed[9];
+    event.append(fixed, static_cast<std::size_t>(put_fixed64(fixed, field::event_time, nanos) - fixed));
+    append_field(event, field::event_name, text_of(name, name.find('\\') != std::string_view::npos, name_scratch));
+    for_each_metadata_member(attributes, [&](const MetadataMember& m) {
+      kv.clear();
+      any.clear();
+      append_field(kv, field::key, text_of(m.key, m.key_escaped, scratch));
+      append_member_any_value(any, m, scratch);
+      append_field(kv, field::value, any);
+      append_field(event, field::event_attributes, kv);
+    });
+    d = put_bytes(d, field::events, event);
+  });
+  return d;
+}
+
+/**
+ * One attribute per metadata member, but the kind members (is_kind_member): *otlp_kind
+ * gets the kind one names; and the events as /v1/traces stores them: *events gets their text.
+ */
+char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind,
+                              std::string_view* events) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
     if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
+    if (m.type == MemberType::array && !m.key_escaped && m.key == events_member && events_shape(m.value)) {
+      *events = m.value;
+      return;
+    }
     // Decoded text is never longer than as written, and a double's 8 bytes fit in the
     // reserve's per-member allowance (metadata_reserve).
     const std::string_view key = text_of(m.key, m.key_escaped, key_scratch);
@@ -382,7 +425,8 @@ char* put_span(char* d, const Span& span) {
     d = write_bytes(d, output_mime);
   }
   unsigned otlp_kind = span_kind_internal;  // unless the metadata names another (kind members are no attributes)
-  d = put_metadata_attributes(d, span.metadata, !oi_kind.value.empty(), &otlp_kind);
+  std::string_view events;  // OTLP events kept in the metadata: they go out as events again
+  d = put_metadata_attributes(d, span.metadata, !oi_kind.value.empty(), &otlp_kind, &events);
   if (span.has_peer) {
     static_assert(peer_pid_key == "peer.pid" && peer_uid_key == "peer.uid");
     d = put_int_attribute(d, "peer.pid", span.peer_pid);
@@ -391,6 +435,7 @@ char* put_span(char* d, const Span& span) {
   // After the attributes (protobuf fields have no order): the metadata may name another kind.
   *d++ = tag(field::kind, varint_type);
   *d++ = static_cast<char>(otlp_kind);
+  if (!events.empty()) d = put_events(d, events);
 
   if (span.has_error()) {
     *d++ = tag(field::status, length_type);

@@ -113,7 +113,8 @@ bool is_probe(const bhttp::request_parser<bhttp::string_body>& parser) {
   if (!target.value || !parser.is_done()) return false;
   const RouteMatch m = route(std::string_view(head.method_string().data(), head.method_string().size()),
                              target.value->raw_path);
-  return (m.route == Route::healthz || m.route == Route::readyz) && m.method_allowed;
+  // /metrics too: a scrape is how the operator sees the connections filling the cap.
+  return (m.route == Route::healthz || m.route == Route::readyz || m.route == Route::metrics) && m.method_allowed;
 }
 
 std::string_view view(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }

@@ -332,6 +332,11 @@ TEST_CASE("connections over --http-max-connections get 503 and a body sent after
   REQUIRE(health);
   CHECK(health->status == 200);
   CHECK(health->headers["connection"] == "close");
+  HttpClient scrape(h.port);  // a scrape is served past the cap too: it shows the refusals
+  auto metrics = scrape.request("GET", "/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->body.find("tracecol_http_connections_refused_total 2") != std::string::npos);
 
   const std::string body = span_line(SpanSpec("d1", "1").run("run-d").at(t0, t0 + 1)) + trace_end_line("d1");
   REQUIRE(first.send("POST /api/spans HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: " +

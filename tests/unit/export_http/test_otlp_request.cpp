@@ -124,6 +124,10 @@ TEST_SUITE("export http otlp body") {
     for (int i = 0; i < 1000; ++i)
       metadata += std::string(i ? "," : "") + "\"\\u00" + (i % 2 ? "01" : "e9") + std::to_string(i) + "\":" +
                   (i % 4 == 0 ? "\"\\u0001\\\"\"" : i % 4 == 1 ? "[\"\",{\"\":\"\\\\\"}]" : i % 4 == 2 ? "-9223372036854775808" : "1e308");
+    // Events as /v1/traces stores them, each as short as it gets: they go out as OTLP events.
+    metadata += R"(,"events":[)";
+    for (int i = 0; i < 500; ++i) metadata += std::string(i ? "," : "") + (i % 2 ? "{}" : R"({"attributes":{"":[0]}})");
+    metadata += "]";
     s.metadata = metadata + "}";
     s.has_peer = true;
     s.peer_pid = std::numeric_limits<std::int32_t>::min();
@@ -161,6 +165,7 @@ TEST_SUITE("export http otlp body") {
     CHECK(std::string(w["status"]["message"].GetString(), w["status"]["message"].GetStringLength()) == s.error);
     CHECK(std::string(w["startTimeUnixNano"].GetString()) == "-9223372036854775808");
     std::size_t metadata_attributes = 0;
+    CHECK(w["events"].Size() == 500);
     const std::set<std::string> ours = {"openinference.span.kind", "tracecol.kind", "session.id", "input.value",
                                         "input.mime_type", "output.value", "output.mime_type"};
     for (const auto& kv : w["attributes"].GetArray()) {

@@ -219,6 +219,47 @@ TEST_SUITE("otlp decoder") {
           R"({"n":7,"a":[true],"events":[{"name":"e","time_unix_nano":"6"}],"service.name":"py"})");
   }
 
+  TEST_CASE("OTLP events come back as events, in both encodings, and other 'events' members stay attributes") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)"
+        R"({"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"0000000000000001","name":"a","startTimeUnixNano":"1",)"
+        R"("endTimeUnixNano":"9","events":[{"timeUnixNano":"5","name":"exception","attributes":[)"
+        R"({"key":"exception.message","value":{"stringValue":"boom \"x\""}},{"key":"n","value":{"arrayValue":{"values":[{"intValue":"1"}]}}}]},)"
+        R"({"timeUnixNano":"6","name":"retry"}]}]}]}]})";
+    const tp::OtlpDecodeResult in = tp::decode_otlp_request(body, {});
+    REQUIRE(in.ok);
+    REQUIRE(in.spans.size() == 1);
+    const std::string stored = in.spans[0].metadata;
+    CHECK(stored ==
+          R"({"events":[{"name":"exception","time_unix_nano":"5","attributes":{"exception.message":"boom \"x\"","n":[1]}},)"
+          R"({"name":"retry","time_unix_nano":"6"}]})");
+    tp::Trace trace;
+    trace.trace_id = in.spans[0].trace_id;
+    trace.spans = in.spans;
+    const tp::Trace* traces[] = {&trace};
+    std::string json;
+    tp::append_otlp_request(json, std::span<const tp::Trace* const>(traces), "svc");
+    CHECK(json.find(R"("events":[{"timeUnixNano":"5","name":"exception","attributes":[{"key":"exception.message",)"
+                    R"("value":{"stringValue":"boom \"x\""}},{"key":"n","value":{"arrayValue":{"values":[{"intValue":"1"}]}}}]},)"
+                    R"({"timeUnixNano":"6","name":"retry"}])") != std::string::npos);
+    CHECK(json.find(R"("key":"events")") == std::string::npos);
+    const tp::OtlpDecodeResult back = tp::decode_otlp_request(json, {});
+    REQUIRE(back.ok);
+    REQUIRE(back.spans.size() == 1);
+    CHECK(back.spans[0].metadata == stored.substr(0, stored.size() - 1) + R"(,"service.name":"svc"})");
+    std::string proto;
+    tp::append_otlp_proto_request(proto, std::span<const tp::Trace* const>(traces), "svc");
+    CHECK(proto.find("exception.message") != std::string::npos);
+    CHECK(proto.find("boom \"x\"") != std::string::npos);  // decoded text in protobuf
+    // An agent's own "events" member of another shape is an attribute like any other.
+    tp::Trace other = trace;
+    other.spans[0].metadata = R"({"events":[1,2],"x":{"events":[]}})";
+    const tp::Trace* others[] = {&other};
+    std::string json2;
+    tp::append_otlp_request(json2, std::span<const tp::Trace* const>(others), "svc");
+    CHECK(json2.find(R"({"key":"events","value":{"arrayValue")") != std::string::npos);
+    CHECK(json2.find(R"("events":[)") == std::string::npos);
+  }
+
   TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {
     tp::Trace trace = golden_trace();
     trace.spans[0].kind = tp::SpanKind::team;
