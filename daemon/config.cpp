@@ -68,9 +68,11 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   else if (unit == "kib" || unit == "k") scale = 1024.0;
   else if (unit == "mib" || unit == "m") scale = 1024.0 * 1024;
   else if (unit == "gib" || unit == "g") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "tib" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
   else if (unit == "kb") scale = 1e3;
   else if (unit == "mb") scale = 1e6;
   else if (unit == "gb") scale = 1e9;
+  else if (unit == "tb") scale = 1e12;
   else return std::nullopt;
   const double bytes = value * scale;
   if (bytes > 1e18) return std::nullopt;
@@ -153,7 +155,8 @@ std::optional<std::string> finalize(Config& c) {
                     SizeOpt{"--export-http-max-batch-bytes", c.export_http_max_batch_bytes_text, c.export_http_max_batch_bytes, 1},
                     SizeOpt{"--export-http-queue-bytes", c.export_http_queue_bytes_text, c.export_http_queue_bytes, 1}}) {
     auto v = parse_size(o.text);
-    if (!v) return std::string(o.flag) + ": expected a size like 64KiB or 256MiB, got '" + o.text + "'";
+    if (!v)
+      return std::string(o.flag) + ": expected a size like 64KiB or 256MiB (units B, KiB/K, MiB/M, GiB/G, TiB/T = powers of 1024; KB, MB, GB, TB = powers of 1000), got '" + o.text + "'";
     if (*v < o.min) return std::string(o.flag) + ": must be at least " + std::to_string(o.min) + " bytes";
     o.out = *v;
   }

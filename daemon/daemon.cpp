@@ -277,9 +277,19 @@ int run(const Config& config) {
 
   bool drained = false;
   LoopBackstop backstop(io);
+  // A second SIGTERM/SIGINT while draining: said, not silent (the drain has its own budget).
+  std::function<void()> wait_again = [&] {
+    stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      log(LogLevel::warn, "received %s again: already stopping; the drain ends within %llds of the first",
+          signo == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(read_grace + drain_budget).count()));
+      wait_again();
+    });
+  };
   stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     log(LogLevel::info, "received %s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    wait_again();
     offset_timer.cancel();
     auto release_loop = [&] {
       boost::system::error_code ignored;

@@ -132,6 +132,9 @@ TEST_CASE("through the drain /healthz answers 200, /readyz 503 and /metrics show
     CHECK(traces->status == 503);
   }
   CHECK(rounds == 5);  // the drain (up to 15 s) outlasts five rounds of probes
+  // A second SIGTERM (an impatient operator) is answered in the log, and the drain goes on.
+  rig.daemon().signal(SIGTERM);
+  CHECK(wait_until([&] { return rig.daemon().err().find("received SIGTERM again: already stopping") != std::string::npos; }));
   auto st = rig.daemon().wait_exit(40s);
   REQUIRE(st);
   CHECK(exit_code(*st) == 0);

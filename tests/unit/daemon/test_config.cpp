@@ -208,6 +208,12 @@ TEST_SUITE("config") {
       d::Config good_listen;
       CHECK(parse(good_listen, {"--http-listen", listen}).empty());
     }
+    d::Config units;
+    const std::string size_error = parse(units, {"--max-store-bytes", "12 parsecs"});
+    CHECK(size_error.find("TiB/T") != std::string::npos);  // the message lists the units
+    d::Config tib;
+    CHECK(parse(tib, {"--max-store-bytes", "1TiB", "--max-trace-bytes", "1GiB"}).empty());
+    CHECK(tib.max_store_bytes == (std::uint64_t{1} << 40));
     d::Config creds;
     const std::string why = parse(creds, {"--export-http", "http://user:hunter2@collector:4318/v1/traces"});
     CHECK(why.find("--export-http http://***@collector:4318/v1/traces") != std::string::npos);
