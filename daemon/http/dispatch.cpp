@@ -7,10 +7,15 @@
 #include "daemon/http/otlp_ingest.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/ui/ui_response.hpp"
+#include "daemon/log.hpp"
+#include "protocol/lone_surrogates.hpp"
 #include "protocol/otlp_decoder.hpp"
 
 namespace tracecol::http {
 namespace {
+
+// POST /api/spans bodies with rejected lines: a few log lines a second, like the socket's.
+daemon::RateLimiter spans_reject_log(5);
 
 /** Hands the batch to the pipeline and resumes the caller on its own executor once applied. */
 template <class Token>
@@ -95,6 +100,19 @@ net::awaitable<Response> post_spans(const DispatchContext& ctx, const Request& r
     }
     for (const auto& a : applied) c->reject(a.reason);
   }
+  // Like the socket's rejected lines: a log line says so (one per request, rate-limited).
+  if (const std::size_t rejected = decoded.errors.size() + applied.size(); rejected > 0) {
+    std::uint64_t suppressed = 0;
+    if (spans_reject_log.allow(&suppressed)) {
+      const std::string first =
+          !decoded.errors.empty()
+              ? "line " + std::to_string(decoded.errors.front().line) + " " + decoded.errors.front().reason
+              : std::string(protocol::to_string(applied.front().reason));
+      daemon::log(daemon::LogLevel::warn,
+                  "POST /api/spans: %zu of %zu line(s) rejected, first: %s (%llu similar messages suppressed)", rejected,
+                  decoded.lines, first.c_str(), static_cast<unsigned long long>(suppressed));
+    }
+  }
   co_return ingest_response(decoded, applied);
 }
 
@@ -112,6 +130,13 @@ net::awaitable<Response> post_otlp_traces(const DispatchContext& ctx, const Requ
   if (gzip) {
     if (auto refused = inflate_body(body, ctx.options.max_body, inflated))
       co_return refuse(refused->reason, std::move(refused->answer));
+    body = inflated;
+  }
+  // Half an emoji from a JS SDK must not refuse the whole request: U+FFFD stands in for it.
+  if (protocol::may_hold_surrogate_escape(body)) {
+    if (body.data() != inflated.data()) inflated.assign(body);
+    const std::size_t replaced = protocol::replace_lone_surrogates(inflated);
+    if (counters && replaced > 0) counters->otlp_lone_surrogates.fetch_add(replaced, std::memory_order_relaxed);
     body = inflated;
   }
   protocol::OtlpDecodeResult decoded = protocol::decode_otlp_request(body, ctx.options.decode);

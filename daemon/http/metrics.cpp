@@ -142,6 +142,7 @@ MetricsSnapshot read_metrics(const MetricsSources& s, const RequestCounters& req
   m.http_connections_refused = load(c.connections_refused);
   m.http_timeouts = load(c.timeouts);
   m.otlp_spans_received = load(c.otlp_spans_received);
+  m.otlp_lone_surrogates = load(c.otlp_lone_surrogates);
   m.otlp_spans_rejected.emplace_back("invalid_span", load(c.otlp_spans_invalid));
   for (std::size_t i = 0; i < c.otlp_spans_refused.size(); ++i) {
     const auto reason = static_cast<protocol::RejectReason>(i);
@@ -307,6 +308,9 @@ std::string format_prometheus(const MetricsSnapshot& m) {
   sample(out, "tracecol_http_stream_dropped_total", "reason=\"slow_reader\"", m.stream_dropped_slow_reader);
   single(out, "tracecol_otlp_spans_received_total", "counter",
          "Spans in decodable POST /v1/traces bodies, rejected ones included.", m.otlp_spans_received);
+  single(out, "tracecol_otlp_lone_surrogates_replaced_total", "counter",
+         "Escaped half surrogate pairs in POST /v1/traces bodies (a JS string cut inside an emoji) replaced by U+FFFD.",
+         m.otlp_lone_surrogates);
   family(out, "tracecol_otlp_spans_rejected_total", "counter", "OTLP spans rejected, by reason.");
   for (const auto& [reason, n] : m.otlp_spans_rejected) {
     sample(out, "tracecol_otlp_spans_rejected_total", "reason=\"" + escape_label(reason) + "\"", n);

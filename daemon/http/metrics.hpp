@@ -61,6 +61,7 @@ struct ServerCounters {
   std::array<Counter, access_refusal_count> access_denied{};  // requests the access policy refused, by reason
   Counter otlp_spans_received{0};  // spans in POST /v1/traces bodies that decoded, rejected ones included
   Counter otlp_spans_invalid{0};   // refused by the OTLP decoder (bad or missing ids, times, types)
+  Counter otlp_lone_surrogates{0}; // escaped half surrogate pairs replaced by U+FFFD (a JS string cut in an emoji)
   std::array<Counter, reject_reasons> otlp_spans_refused{};  // refused by the pipeline, by reason
   std::array<Counter, static_cast<std::size_t>(OtlpRequestReject::count_)> otlp_requests_rejected{};
 
@@ -127,6 +128,7 @@ struct MetricsSnapshot {
   std::uint64_t stream_subscribers = 0;
   std::uint64_t stream_dropped_slow_reader = 0;
   std::uint64_t otlp_spans_received = 0;
+  std::uint64_t otlp_lone_surrogates = 0;
   std::vector<std::pair<std::string, std::uint64_t>> otlp_spans_rejected;     // (reason, count), a fixed set
   std::vector<std::pair<std::string, std::uint64_t>> otlp_requests_rejected;  // (reason, count), every reason
 };

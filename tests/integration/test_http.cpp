@@ -187,6 +187,9 @@ TEST_CASE("POST /api/spans applies the lines before answering and /metrics count
   CHECK(metric_line(metrics, "tracecol_exporter_queue_depth{exporter=\"ndjson\"}").ends_with(" 0"));
   CHECK(metric_line(metrics, "tracecol_http_requests_total{route=\"spans\",code=\"200\"}").ends_with(" 1"));
   CHECK(metrics.find("# TYPE tracecol_traces_evicted_total counter") != std::string::npos);
+  // The operator hears of the rejected line, as from the socket (never its bytes).
+  CHECK(h.daemon.err().find("POST /api/spans: 1 of 4 line(s) rejected, first: line 2 invalid_json") != std::string::npos);
+  CHECK(h.daemon.err().find("not json") == std::string::npos);
 }
 
 TEST_CASE("POST /api/spans inflates a gzip body as /v1/traces does and answers 415 for another Content-Encoding") {

@@ -133,6 +133,25 @@ TEST_CASE("a service whose local root has a remote parent gets its trace exporte
   CHECK((*records[0])["spans"].Size() == 2);
 }
 
+TEST_CASE("half an emoji from a JS string costs that character, not the request: U+FFFD, counted") {
+  TempDir dir;
+  HttpDaemon h(dir, {"--trace-linger", "100ms"});
+  HttpClient c(h.port);
+  std::string req = sdk_request(trace_a);
+  const std::string name = R"("name":"agent.run")";
+  req.replace(req.find(name), name.size(), R"("name":"party \ud83c")");  // 'party 🎉'.slice(0, 7)
+  auto posted = c.request("POST", "/v1/traces", req, "Content-Type: application/json\r\n");
+  REQUIRE(posted);
+  CHECK(posted->status == 200);
+  CHECK(posted->body == "{}");
+  auto got = wait_trace(h, trace_a);
+  REQUIRE(got);
+  CHECK(got->body.find("party \xef\xbf\xbd") != std::string::npos);
+  auto m = h.get("/metrics");
+  REQUIRE(m);
+  CHECK(m->body.find("\ntracecol_otlp_lone_surrogates_replaced_total 1\n") != std::string::npos);
+}
+
 TEST_CASE("a gzip OTLP body is inflated and ingested") {
   TempDir dir;
   HttpDaemon h(dir, {"--trace-linger", "100ms"});

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/lone_surrogates.hpp"
 #include "protocol/otlp_decoder.hpp"
 
 namespace tp = tracecol::protocol;
@@ -56,6 +57,24 @@ TEST_SUITE("otlp hostile bodies") {
     CHECK(!decode(request(span_with("\"name\":\"\xff\xfe\""))).ok);
     CHECK(!decode(request(span_with("\"name\":\"\xed\xa0\x80\""))).ok);
     CHECK(decode(request(span_with(R"("name":"\ud83d\ude00")"))).spans.size() == 1);
+  }
+
+  TEST_CASE("lone surrogate escapes become U+FFFD in place, pairs and other escapes stay") {
+    std::string json = R"({"a":"party \ud83c","b":"\ud83d\ude00","c":"\udc00x","d":"\\ud800","e":"\uD83C\u0041","f":"\ud83c"})";
+    CHECK(tp::may_hold_surrogate_escape(json));
+    CHECK(tp::replace_lone_surrogates(json) == 4);
+    CHECK(json == R"({"a":"party \ufffd","b":"\ud83d\ude00","c":"\ufffdx","d":"\\ud800","e":"\ufffd\u0041","f":"\ufffd"})");
+    std::string cut = R"(\ud83)";  // truncated: not an escape to touch
+    CHECK(tp::replace_lone_surrogates(cut) == 0);
+    CHECK_FALSE(tp::may_hold_surrogate_escape(R"({"a":"\u00e9"})"));
+    // The repaired body decodes.
+    std::string body = request(span_with(R"("name":"cut \ud83c")"));
+    CHECK(!decode(body).ok);
+    tp::replace_lone_surrogates(body);
+    const tp::OtlpDecodeResult r = decode(body);
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].name == "cut \xef\xbf\xbd");
   }
 
   TEST_CASE("huge exponents refuse the body instead of reaching RapidJSON") {
