@@ -206,6 +206,11 @@ std::optional<std::string> finalize(Config& c) {
   for (const auto& host : c.http_allowed_hosts) {
     if (http::host_of(host).empty()) return "--http-allowed-host: expected a host name, got an empty one";
   }
+  // Given but without effect: said at startup (a typo'd or forgotten --export-http is likely).
+  if (c.export_http.empty() && (!c.export_http_header_lines.empty() || c.export_http_insecure || !c.export_http_ca_file.empty()))
+    c.warnings.emplace_back("--export-http-header, --export-http-insecure and --export-http-ca-file do nothing without --export-http");
+  if (c.http_listen == "off" && !c.http_token_file.empty())
+    c.warnings.emplace_back("--http-token-file does nothing with --http-listen off");
   if (!c.export_console && c.export_file.empty() && c.export_http.empty()) c.export_console = true;
   for (auto& k : c.redact_keys)
     for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

@@ -66,6 +66,7 @@ struct Config {
   std::string log_level = "info";
 
   // Derived by finalize() from the text forms above.
+  std::vector<std::string> warnings;  // flags given that do nothing here: logged at startup
   unsigned socket_mode = 0660;
   std::uint64_t file_max_bytes = 0;
   std::uint64_t max_store_bytes = 0;

@@ -249,6 +249,7 @@ int run(const Config& config) {
     }
   }
   log(LogLevel::info, "malloc: %s", malloc_pages_description());
+  for (const auto& warning : config.warnings) log(LogLevel::warn, "%s", warning.c_str());
   std::string exporter_list;
   if (config.export_console) exporter_list += " console";
   if (!config.export_file.empty()) exporter_list += " ndjson:" + config.export_file;

@@ -211,6 +211,19 @@ TEST_CASE("options are read from a --config file") {
   CHECK(exit_code(*st) == 0);
 }
 
+TEST_CASE("an unknown key in the --config file exits 2 naming the key") {
+  TempDir dir;
+  const std::string cfg = dir.file("tracecol.toml");
+  std::ofstream(cfg) << "max-trace = 7\n";  // max-traces, mistyped
+  Daemon d(dir, dir.file("s.sock"), {"--config", cfg});
+  auto st = d.wait_exit();
+  REQUIRE(st);
+  CHECK(exit_code(*st) == 2);
+  INFO("stderr:\n" << d.err());
+  CHECK(d.err().find("--config: unknown key 'max-trace'") != std::string::npos);
+  CHECK_FALSE(file_exists(dir.file("s.sock")));
+}
+
 TEST_CASE("an invalid option value exits non-zero naming the flag and never binds the socket") {
   TempDir dir;
   const std::string sock = dir.file("s.sock");

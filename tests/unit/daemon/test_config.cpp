@@ -214,6 +214,11 @@ TEST_SUITE("config") {
     d::Config tib;
     CHECK(parse(tib, {"--max-store-bytes", "1TiB", "--max-trace-bytes", "1GiB"}).empty());
     CHECK(tib.max_store_bytes == (std::uint64_t{1} << 40));
+    d::Config idle;
+    CHECK(parse(idle, {"--export-http-header", "Authorization: Bearer x", "--http-listen", "off", "--http-token-file", "/nonexistent"}).empty());
+    REQUIRE(idle.warnings.size() == 2);
+    CHECK(idle.warnings[0].find("without --export-http") != std::string::npos);
+    CHECK(idle.warnings[1].find("--http-listen off") != std::string::npos);
     d::Config creds;
     const std::string why = parse(creds, {"--export-http", "http://user:hunter2@collector:4318/v1/traces"});
     CHECK(why.find("--export-http http://***@collector:4318/v1/traces") != std::string::npos);
