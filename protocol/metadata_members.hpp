@@ -169,22 +169,39 @@ void for_each_metadata_member(std::string_view metadata, Visit&& visit) {
  * kvlistValue nest: out.begin(is_object), out.key(raw, escaped) before each member's
  * value and out.member_end() after it, out.scalar(const MetadataMember&) for every
  * other value (never array/object), out.end(is_object), and out.comma() between
- * elements or members (raw: a key's content as written). The depth is the
+ * elements or members (raw: a key's content as written). A container nested deeper than
+ * max_nesting (the value itself is level 1) is not walked into: out.scalar() gets it whole,
+ * as MemberType::text (its JSON text). The depth is the
  * one ingest allowed (at most 64), so the recursion is bounded. False on anything
  * unexpected; what was written so far then stands, cut short.
  */
 template <typename Out>
-bool walk_json_value(std::string_view json, Out& out) {
+bool walk_json_value(std::string_view json, Out& out, std::size_t max_nesting = static_cast<std::size_t>(-1)) {
   detail::MemberReader in(json.data(), json.data() + json.size());
   struct Walk {
     detail::MemberReader& in;
     Out& out;
+    std::size_t max_nesting;
+    std::size_t level = 0;
     bool value() {
       const char open = in.peek();
       if (open != '[' && open != '{') {
         MetadataMember m;
         return detail::read_member_value(in, m) && (out.scalar(static_cast<const MetadataMember&>(m)), true);
       }
+      if (level >= max_nesting) {
+        MetadataMember m;
+        if (!in.value(m.value)) return false;
+        m.type = MemberType::text;
+        out.scalar(static_cast<const MetadataMember&>(m));
+        return true;
+      }
+      ++level;
+      const bool ok = container(open);
+      --level;
+      return ok;
+    }
+    bool container(char open) {
       const bool object = open == '{';
       const char close = object ? '}' : ']';
       in.eat(open);
@@ -207,7 +224,7 @@ bool walk_json_value(std::string_view json, Out& out) {
       }
     }
   };
-  return Walk{in, out}.value();
+  return Walk{in, out, max_nesting}.value();
 }
 
 }  // namespace tracecol::protocol

@@ -182,6 +182,9 @@ bool append_any_value(std::string& out, const Value& any) {
   const auto& m = *any.MemberBegin();
   const std::string_view type = camel_name(text(m.name));
   const Value& v = m.value;
+  // OTLP JSON's null is the field's default: the JS SDK's NaN and Infinity come as
+  // doubleValue null (JSON.stringify); any type's null is our null.
+  if (v.IsNull()) return out += "null", true;
   if (type == "stringValue" || type == "bytesValue") {
     if (!v.IsString()) return false;
     append_json_string(out, text(v));
@@ -199,7 +202,6 @@ bool append_any_value(std::string& out, const Value& any) {
       return false;
     }
   } else if (type == "doubleValue") {
-    if (v.IsNull()) return out += "null", true;  // the JS SDK's NaN and Infinity (JSON.stringify)
     if (!v.IsString()) return false;
     const std::string_view t = text(v);
     if (is_json_number(t) && JsonScanner::fits_double(t)) out += t;
@@ -417,7 +419,10 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
   if (const auto k = tc_kind ? parse_span_kind(*tc_kind) : std::nullopt) span.kind = *k;
   else if (oi_exact) span.kind = *oi_exact;
   if (tc_kind || oi_kind) span.fields |= field_kind;
-  if (oi_kind && !oi_exact && !oi_kind->empty() && *oi_kind != "UNKNOWN") {
+  // A CUSTOM span (tracecol.kind) whose OpenInference kind is any but UNKNOWN had it in
+  // its metadata when it went out: it comes back there, exact kinds included.
+  const bool custom = span.kind == SpanKind::custom && tc_kind.has_value();
+  if (oi_kind && (!oi_exact || custom) && !oi_kind->empty() && *oi_kind != "UNKNOWN") {
     if (std::string* dst = meta.add(openinference_kind_member)) append_json_string(*dst, *oi_kind);
   }
   // OTLP's own kind, when not INTERNAL: kept as metadata "span.kind" (Jaeger's spelling),

@@ -187,7 +187,7 @@ char* put_key_values(char* d, std::string_view object) {
     d = write_literal(write_bytes(write_literal(d, "{\"key\":\""), m.key), "\",\"value\":");
     AnyValueWriter w{d};
     if (m.type != MemberType::array && m.type != MemberType::object) w.scalar(m);
-    else if (!walk_json_value(m.value, w)) w.d = write_literal(d, "{}");
+    else if (!walk_json_value(m.value, w, otlp_max_value_nesting)) w.d = write_literal(d, "{}");
     d = w.d;
     *d++ = '}';
   });
@@ -256,7 +256,7 @@ char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, u
         char* const value = metadata_head(d, key, "\",\"value\":");
         AnyValueWriter w{value};
         // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
-        if (!walk_json_value(m.value, w)) w.d = write_literal(value, "{}");
+        if (!walk_json_value(m.value, w, otlp_max_value_nesting)) w.d = write_literal(value, "{}");
         d = write_literal(w.d, "}");
         break;
       }

@@ -54,8 +54,7 @@ inline unsigned otlp_span_kind_number(std::string_view name) {
   if (name == "client") return 3;
   if (name == "producer") return 4;
   if (name == "consumer") return 5;
-  if (name == "internal") return 1;
-  return 0;
+  return 0;  // "internal" too: INTERNAL is what every other span says; the member stays an attribute
 }
 inline constexpr std::string_view span_kind_member = "span.kind";
 /** A CUSTOM span's OpenInference kind our four do not name (EMBEDDING, RETRIEVER, ...), kept in metadata. */
@@ -75,6 +74,15 @@ inline MetadataMember custom_openinference_kind(std::string_view metadata) {
   return found;
 }
 
+/**
+ * How deep metadata values nest as arrayValue / kvlistValue; deeper containers go as their
+ * JSON text in a stringValue. Each level is four levels of OTLP JSON
+ * ({"kvlistValue":{"values":[{"key":..,"value":{...), under ten of the request's own:
+ * 8 keeps a request within 42 levels, which our own /v1/traces (and its 64-level
+ * default --max-depth) takes.
+ */
+inline constexpr std::size_t otlp_max_value_nesting = 8;
+
 /** The metadata member our /v1/traces keeps a span's OTLP events in. */
 inline constexpr std::string_view events_member = "events";
 
@@ -84,8 +92,10 @@ struct EventsShape {
   int depth = 0;
   bool ok = true;
   std::string_view member;  // the element member being read
+  std::size_t elements = 0;
   void begin(bool object) {
     if ((depth == 0 && object) || (depth == 1 && !object) || (depth == 2 && !(object && member == "attributes"))) ok = false;
+    if (depth == 1) ++elements;
     ++depth;
   }
   void end(bool) { --depth; }
@@ -118,7 +128,8 @@ struct EventsShape {
  */
 inline bool events_shape(std::string_view array) {
   detail::EventsShape shape;
-  return walk_json_value(array, shape) && shape.ok;
+  // An empty list is no events: it stays the attribute it is, and comes back as one.
+  return walk_json_value(array, shape) && shape.ok && shape.elements > 0;
 }
 
 /**

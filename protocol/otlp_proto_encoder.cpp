@@ -268,7 +268,7 @@ struct AnyValueBuilder {
 void append_member_any_value(std::string& out, const MetadataMember& m, std::string& scratch) {
   if (m.type != MemberType::array && m.type != MemberType::object) return append_scalar_any_value(out, m, scratch);
   AnyValueBuilder b;
-  if (walk_json_value(m.value, b)) out += b.result;  // cut short: an empty value
+  if (walk_json_value(m.value, b, otlp_max_value_nesting)) out += b.result;  // cut short: an empty value
 }
 
 /** Span.events (field 11) from an events_shape() array, one Event message each. */
@@ -329,7 +329,7 @@ char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, u
       case MemberType::object: {
         AnyValueBuilder b;
         // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
-        if (walk_json_value(m.value, b)) value_scratch = std::move(b.result);
+        if (walk_json_value(m.value, b, otlp_max_value_nesting)) value_scratch = std::move(b.result);
         else value_scratch.clear();
         v = {field::encoded, value_scratch, 0};
         break;

@@ -294,12 +294,12 @@ void HttpExporter::send_batch(const std::vector<Record>& batch, Request& req) {
     if (a.outcome == Outcome::ok && failing_) {
       failing_ = false;
       log(LogLevel::info, "export-http %s: the receiver answers again", name_.c_str());
-    } else if (a.outcome != Outcome::ok && !failing_) {
+    } else if (a.outcome != Outcome::ok && a.outcome != Outcome::permanent_status && !failing_) {
+      // A permanent answer (400, 413, 415, ...) is an answer, not the receiver failing: it
+      // is not retried, and its own line below says so.
       failing_ = true;
-      // A permanent answer (400, 413, 415, ...) is not retried: its own line below says so.
-      if (a.outcome != Outcome::permanent_status)
-        log(LogLevel::warn, "export-http %s: %s; retrying with backoff (further failures are logged when a batch is "
-            "dropped)", name_.c_str(), a.detail.c_str());
+      log(LogLevel::warn, "export-http %s: %s; retrying with backoff (further failures are logged when a batch is "
+          "dropped)", name_.c_str(), a.detail.c_str());
     }
     std::unique_lock lock(mu_);
     if (a.outcome == Outcome::ok) {

@@ -260,6 +260,62 @@ TEST_SUITE("otlp decoder") {
     CHECK(json2.find(R"("events":[)") == std::string::npos);
   }
 
+  TEST_CASE("metadata nested past eight levels goes as JSON text, so our own /v1/traces takes the request") {
+    tp::Trace trace = golden_trace();
+    std::string deep = R"({"deep":)";
+    for (int i = 0; i < 60; ++i) deep += R"({"k":)";
+    deep += "1";
+    for (int i = 0; i < 60; ++i) deep += "}";
+    deep += R"(,"a":[[[[[[[[[[0]]]]]]]]]]})";
+    trace.spans[0].metadata = deep;
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});  // the default 64 levels
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 3);
+    // Eight levels as objects, the rest as its text.
+    std::string want = R"({"deep":)";
+    for (int i = 0; i < 7; ++i) want += R"({"k":)";
+    want += R"({"k":")";
+    for (int i = 0; i < 52; ++i) want += R"({\"k\":)";
+    want += "1";
+    for (int i = 0; i < 52; ++i) want += "}";
+    want += R"("})";
+    for (int i = 0; i < 7; ++i) want += "}";
+    want += R"(,"a":[[[[[[[["[[0]]"]]]]]]]],"service.name":"svc"})";
+    CHECK(r.spans[0].metadata == want);
+    std::string proto;
+    tp::append_otlp_proto_request(proto, std::span<const tp::Trace* const>(traces), "svc");
+    CHECK(proto.find(R"([[0]])") != std::string::npos);  // the text below the cap
+  }
+
+  TEST_CASE("kind members and empty events that are attributes come back as they went") {
+    tp::Trace trace = golden_trace();
+    trace.spans[0].kind = tp::SpanKind::custom;
+    trace.spans[0].metadata = R"({"openinference.span.kind":"LLM","span.kind":"internal","events":[]})";
+    const tp::Trace* traces[] = {&trace};
+    std::string body;
+    tp::append_otlp_request(body, std::span<const tp::Trace* const>(traces), "svc");
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    REQUIRE(r.spans.size() == 3);
+    CHECK(r.spans[0].kind == tp::SpanKind::custom);
+    CHECK(r.spans[0].metadata ==
+          R"({"span.kind":"internal","events":[],"openinference.span.kind":"LLM","service.name":"svc"})");
+  }
+
+  TEST_CASE("null of any AnyValue type is null, not a refused span") {
+    const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c",)"
+        R"("spanId":"0000000000000001","name":"a","startTimeUnixNano":"1","attributes":[)"
+        R"({"key":"i","value":{"intValue":null}},{"key":"s","value":{"stringValue":null}},{"key":"b","value":{"boolValue":null}}]}]}]}]})";
+    const tp::OtlpDecodeResult r = tp::decode_otlp_request(body, {});
+    REQUIRE(r.ok);
+    CHECK(r.rejected == 0);
+    REQUIRE(r.spans.size() == 1);
+    CHECK(r.spans[0].metadata == R"({"i":null,"s":null,"b":null})");
+  }
+
   TEST_CASE("round trip keeps TEAM and CUSTOM through tracecol.kind") {
     tp::Trace trace = golden_trace();
     trace.spans[0].kind = tp::SpanKind::team;
