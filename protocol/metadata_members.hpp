@@ -150,6 +150,15 @@ inline bool parse_integer(std::string_view token, std::int64_t& v) {
 
 }  // namespace detail
 
+/**
+ * Whether a (validated) metadata object may hold an array or an object below its top:
+ * the encoders' bounds grow for nested values only then. A '[' or '{' inside a string
+ * also says yes (the bound is only larger); two memchr.
+ */
+inline bool may_nest(std::string_view metadata) {
+  return metadata.find('[') != std::string_view::npos || metadata.find('{', 1) != std::string_view::npos;
+}
+
 /** Calls visit(const MetadataMember&) for each top-level member of the (validated) metadata object, in order. */
 template <typename Visit>
 void for_each_metadata_member(std::string_view metadata, Visit&& visit) {

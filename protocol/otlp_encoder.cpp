@@ -176,6 +176,12 @@ struct AnyValueWriter {
       case MemberType::object: d = write_literal(d, "{}"); break;
     }
   }
+  /** An array or object member's value, walked as far as otlp_max_value_nesting. */
+  void container(const MetadataMember& m) {
+    char* const start = d;
+    // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
+    if (!walk_json_value(m.value, *this, otlp_max_value_nesting)) d = write_literal(start, "{}");
+  }
 };
 
 /** The members of an object as KeyValues ({"key":..,"value":AnyValue} joined by ','): an event's attributes. */
@@ -184,10 +190,9 @@ char* put_key_values(char* d, std::string_view object) {
   for_each_metadata_member(object, [&](const MetadataMember& m) {
     if (!first) *d++ = ',';
     first = false;
-    d = write_literal(write_bytes(write_literal(d, "{\"key\":\""), m.key), "\",\"value\":");
-    AnyValueWriter w{d};
-    if (m.type != MemberType::array && m.type != MemberType::object) w.scalar(m);
-    else if (!walk_json_value(m.value, w, otlp_max_value_nesting)) w.d = write_literal(d, "{}");
+    AnyValueWriter w{write_literal(write_bytes(write_literal(d, "{\"key\":\""), m.key), "\",\"value\":")};
+    if (m.type == MemberType::array || m.type == MemberType::object) w.container(m);
+    else w.scalar(m);
     d = w.d;
     *d++ = '}';
   });
@@ -216,19 +221,15 @@ char* put_events(char* d, std::string_view events) {
 }
 
 /**
- * One attribute per top-level member of the (validated) metadata object, but the kind
- * members (is_kind_member): *otlp_kind gets the OTLP kind one names; and the events as
- * /v1/traces stores them (events_shape): *events gets their text, for put_events.
+ * One attribute per top-level member of the (validated) metadata object, but those that
+ * are fields of the span (is_span_field_member): the kind one names into *otlp_kind, the
+ * events' text into *events, for put_events.
  */
 char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind,
                               std::string_view* events) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
-    if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
-    if (m.type == MemberType::array && !m.key_escaped && m.key == events_member && events_shape(m.value)) {
-      *events = m.value;
-      return;
-    }
+    if (is_span_field_member(m, custom, otlp_kind, events)) return;
     const std::string_view key = json_content(m.key, m.key_escaped, key_scratch);
     switch (m.type) {
       case MemberType::string:
@@ -253,10 +254,8 @@ char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, u
       case MemberType::null: d = write_literal(metadata_head(d, key, "\",\"value\":{}"), "}"); break;
       case MemberType::array:
       case MemberType::object: {
-        char* const value = metadata_head(d, key, "\",\"value\":");
-        AnyValueWriter w{value};
-        // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
-        if (!walk_json_value(m.value, w, otlp_max_value_nesting)) w.d = write_literal(value, "{}");
+        AnyValueWriter w{metadata_head(d, key, "\",\"value\":")};
+        w.container(m);
         d = write_literal(w.d, "}");
         break;
       }
@@ -277,8 +276,7 @@ char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, u
 std::size_t metadata_bound(std::string_view metadata) {
   const std::size_t text = json_string_bound(metadata);
   const std::size_t members = (text - 2 - metadata.size()) / 2;
-  const bool nested = metadata.find('[') != std::string_view::npos || metadata.find('{', 1) != std::string_view::npos;
-  return text + members * metadata_member_bound + (nested ? 16 * metadata.size() : 0);
+  return text + members * metadata_member_bound + (may_nest(metadata) ? 16 * metadata.size() : 0);
 }
 
 /** An upper bound of put_span's output. */

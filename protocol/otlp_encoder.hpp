@@ -155,19 +155,26 @@ void for_each_event(std::string_view array, Visit&& visit) {
 }
 
 /**
- * Whether a metadata member is the span's kind rather than an attribute: "span.kind"
- * naming an OTLP kind (its number into *otlp_kind), or, for a CUSTOM span, the
- * "openinference.span.kind" string that its kind attribute carries already.
+ * Whether a metadata member is a field of the span rather than an attribute, for both
+ * encoders' metadata walk: "span.kind" naming an OTLP kind (its number into *otlp_kind);
+ * for a CUSTOM span (custom_kind_written), the "openinference.span.kind" string its kind
+ * attribute carries already; "events" as /v1/traces stores them (its text into *events,
+ * for the encoder to write as the span's events).
  */
-inline bool is_kind_member(std::string_view key, bool key_escaped, bool is_string, std::string_view value,
-                           bool custom, unsigned* otlp_kind) {
-  if (key_escaped || !is_string) return false;
-  if (key == span_kind_member) {
-    const unsigned k = otlp_span_kind_number(value);
-    if (k != 0) *otlp_kind = k;
-    return k != 0;
+inline bool is_span_field_member(const MetadataMember& m, bool custom_kind_written, unsigned* otlp_kind,
+                                 std::string_view* events) {
+  if (m.key_escaped) return false;
+  if (m.type == MemberType::string) {
+    if (m.key == span_kind_member) {
+      const unsigned k = otlp_span_kind_number(m.value);
+      if (k != 0) *otlp_kind = k;
+      return k != 0;
+    }
+    return custom_kind_written && m.key == openinference_kind_member;
   }
-  return custom && key == openinference_kind_member;
+  if (m.type != MemberType::array || m.key != events_member || !events_shape(m.value)) return false;
+  *events = m.value;
+  return true;
 }
 
 /** The instrumentation scope every encoded span is reported under. */

@@ -263,12 +263,16 @@ struct AnyValueBuilder {
   }
 };
 
-/** One attribute per metadata member, but the kind members (is_kind_member): *otlp_kind gets the kind one names. */
-/** The AnyValue content of a metadata-style member, scalar or nested. */
-void append_member_any_value(std::string& out, const MetadataMember& m, std::string& scratch) {
-  if (m.type != MemberType::array && m.type != MemberType::object) return append_scalar_any_value(out, m, scratch);
+/** The AnyValue content of an array or object member, walked as far as otlp_max_value_nesting. */
+void append_nested_any_value(std::string& out, const MetadataMember& m) {
   AnyValueBuilder b;
   if (walk_json_value(m.value, b, otlp_max_value_nesting)) out += b.result;  // cut short: an empty value
+}
+
+/** The AnyValue content of a metadata-style member, scalar or nested. */
+void append_member_any_value(std::string& out, const MetadataMember& m, std::string& scratch) {
+  if (m.type == MemberType::array || m.type == MemberType::object) return append_nested_any_value(out, m);
+  append_scalar_any_value(out, m, scratch);
 }
 
 /** Span.events (field 11) from an events_shape() array, one Event message each. */
@@ -295,18 +299,14 @@ char* put_events(char* d, std::string_view events) {
 }
 
 /**
- * One attribute per metadata member, but the kind members (is_kind_member): *otlp_kind
- * gets the kind one names; and the events as /v1/traces stores them: *events gets their text.
+ * One attribute per metadata member, but those that are fields of the span
+ * (is_span_field_member): the kind one names into *otlp_kind, the events' text into *events.
  */
 char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, unsigned* otlp_kind,
                               std::string_view* events) {
   std::string key_scratch, value_scratch;
   for_each_metadata_member(metadata, [&](const MetadataMember& m) {
-    if (is_kind_member(m.key, m.key_escaped, m.type == MemberType::string, m.value, custom, otlp_kind)) return;
-    if (m.type == MemberType::array && !m.key_escaped && m.key == events_member && events_shape(m.value)) {
-      *events = m.value;
-      return;
-    }
+    if (is_span_field_member(m, custom, otlp_kind, events)) return;
     // Decoded text is never longer than as written, and a double's 8 bytes fit in the
     // reserve's per-member allowance (metadata_reserve).
     const std::string_view key = text_of(m.key, m.key_escaped, key_scratch);
@@ -326,14 +326,11 @@ char* put_metadata_attributes(char* d, std::string_view metadata, bool custom, u
       case MemberType::text: v = {field::string_value, m.value, 0}; break;
       case MemberType::null: v = {field::encoded, {}, 0}; break;  // an empty AnyValue
       case MemberType::array:
-      case MemberType::object: {
-        AnyValueBuilder b;
-        // Validated at ingest, so the walk completes; were it cut short, an empty value stands.
-        if (walk_json_value(m.value, b, otlp_max_value_nesting)) value_scratch = std::move(b.result);
-        else value_scratch.clear();
+      case MemberType::object:
+        value_scratch.clear();
+        append_nested_any_value(value_scratch, m);
         v = {field::encoded, value_scratch, 0};
         break;
-      }
     }
     d = put_attribute(d, field::attributes, metadata_key_needs_prefix(key) ? "metadata." : "", key, v);
   });
@@ -350,8 +347,7 @@ std::size_t metadata_reserve(std::string_view metadata) {
   for (const char c : metadata) colons += c == ':' ? 1 : 0;
   // A nested array or object (arrayValue / kvlistValue): a tag and a length per value at
   // most, and an int's 10-byte varint, against its text: 16 per metadata byte bounds it.
-  const bool nested = metadata.find('[') != std::string_view::npos || metadata.find('{', 1) != std::string_view::npos;
-  return metadata.size() + colons * (attribute_overhead + 9 + 8) + (nested ? 16 * metadata.size() : 0);
+  return metadata.size() + colons * (attribute_overhead + 9 + 8) + (may_nest(metadata) ? 16 * metadata.size() : 0);
 }
 
 /** An upper bound of put_span's output. */
