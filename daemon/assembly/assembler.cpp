@@ -102,8 +102,7 @@ struct Assembler::Impl {
   /** Drops a trace from the open bookkeeping (it is being exported). */
   void forget(std::unordered_map<TraceId, OpenTrace, protocol::TraceIdHash>::iterator it) {
     lru.erase(it->second.lru);
-    if (it->second.in_ready) ready.erase(it->second.ready_pos);
-    if (it->second.in_rootless) rootless.erase(it->second.ready_pos);
+    if (it->second.lingering != nullptr) it->second.lingering->erase(it->second.linger_pos);
     open.erase(it);
   }
 
@@ -154,15 +153,13 @@ struct Assembler::Impl {
     o.last_event = now;
     lru.splice(lru.end(), lru, o.lru);
     std::list<TraceId>* want = o.ready() ? &ready : o.rootless() ? &rootless : nullptr;
-    std::list<TraceId>* have = o.in_ready ? &ready : o.in_rootless ? &rootless : nullptr;
-    if (want != nullptr && want == have) {
-      want->splice(want->end(), *want, o.ready_pos);
+    if (want != nullptr && want == o.lingering) {
+      want->splice(want->end(), *want, o.linger_pos);
     } else {
-      if (have != nullptr) have->erase(o.ready_pos);
-      if (want != nullptr) o.ready_pos = want->insert(want->end(), *o.lru);
+      if (o.lingering != nullptr) o.lingering->erase(o.linger_pos);
+      if (want != nullptr) o.linger_pos = want->insert(want->end(), *o.lru);
     }
-    o.in_ready = want == &ready;
-    o.in_rootless = want == &rootless;
+    o.lingering = want;
   }
 
   /** A span for an exported trace: into the stored copy and this apply's follow-up record. */
@@ -319,17 +316,14 @@ struct Assembler::Impl {
     {
       auto txn = store.begin();
       // The lists are ordered by last event, so each loop stops at the first trace not due.
-      while (!ready.empty()) {
-        const TraceId id = ready.front();
-        if (now - open.at(id).last_event < options.trace_linger) break;
-        bump(counters.traces_completed);
-        complete(txn, id, true);
-      }
-      while (!rootless.empty()) {
-        const TraceId id = rootless.front();
-        if (now - open.at(id).last_event < options.trace_rootless_linger) break;
-        bump(counters.traces_completed);
-        complete(txn, id, true);
+      for (auto [list, linger] :
+           {std::pair{&ready, options.trace_linger}, std::pair{&rootless, options.trace_rootless_linger}}) {
+        while (!list->empty()) {
+          const TraceId id = list->front();
+          if (now - open.at(id).last_event < linger) break;
+          bump(counters.traces_completed);
+          complete(txn, id, true);
+        }
       }
       while (!lru.empty()) {
         const TraceId id = lru.front();

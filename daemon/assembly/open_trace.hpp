@@ -23,9 +23,10 @@ struct OpenTrace {
   std::uint32_t open_spans = 0;   // started, not ended
   Clock::time_point last_event;
   std::list<protocol::TraceId>::iterator lru;    // position in the activity list (all open traces)
-  std::list<protocol::TraceId>::iterator ready_pos;  // position in the ready or rootless list, when in one
-  bool in_ready = false;     // in the ready list (linger)
-  bool in_rootless = false;  // in the rootless list (rootless linger)
+  // The linger list the trace waits in (the assembler's ready or rootless list), if any,
+  // and its position there.
+  std::list<protocol::TraceId>* lingering = nullptr;
+  std::list<protocol::TraceId>::iterator linger_pos;
   bool follow_up = false;  // the store evicted this id after exporting it: every span is late
   /** Built once a trace outgrows a linear scan (most agent traces never do). */
   std::unique_ptr<SpanIndex> index;
