@@ -23,6 +23,12 @@ const char* level_name(LogLevel level) {
 
 }  // namespace
 
+std::string printable_for_log(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  for (const char c : text.substr(0, max_bytes)) out += c >= 0x20 && c < 0x7f ? c : '?';
+  return out;
+}
+
 bool parse_log_level(std::string_view text, LogLevel& out) {
   if (text == "debug") out = LogLevel::debug;
   else if (text == "info") out = LogLevel::info;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace tracecol::daemon {
@@ -14,6 +15,12 @@ enum class LogLevel { debug, info, warn, error };
 bool parse_log_level(std::string_view text, LogLevel& out);
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
+
+/**
+ * Untrusted text (a peer's answer) fit for a log line: its first max_bytes, anything but
+ * printable ASCII (terminal escapes, binary, UTF-8) shown as '?'.
+ */
+std::string printable_for_log(std::string_view text, std::size_t max_bytes = 200);
 
 /** printf-style; the line is written with a single write(2) so threads never interleave. */
 void log(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));

@@ -25,17 +25,6 @@ bool needs_attention(std::uint64_t w) {
           has_zero_byte(w ^ (0x22ULL * ones)) | has_zero_byte(w ^ (0x5cULL * ones))) != 0;
 }
 
-bool read_hex4(const char* p, unsigned& out) {
-  unsigned v = 0;
-  for (int i = 0; i < 4; ++i) {
-    const int d = hex_digit(p[i]);
-    if (d < 0) return false;
-    v = (v << 4) | static_cast<unsigned>(d);
-  }
-  out = v;
-  return true;
-}
-
 void append_utf8(std::string& out, unsigned cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -116,6 +105,17 @@ bool JsonScanner::scan_utf8(const char*& p) {
   for (std::size_t i = 1; i < len; ++i)
     if (!cont(i)) return fail(RejectReason::invalid_utf8, p);
   p += len;
+  return true;
+}
+
+bool JsonScanner::read_hex4(const char* p, unsigned& out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int d = hex_digit(p[i]);
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<unsigned>(d);
+  }
+  out = v;
   return true;
 }
 

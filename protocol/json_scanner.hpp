@@ -37,6 +37,8 @@ class JsonScanner {
   bool scan_string(const char*& p, std::string_view& raw, bool& escaped);
   /** Appends the decoded UTF-8 of a validated string content to out. */
   static void unescape(std::string_view raw, std::string& out);
+  /** The four hex digits at p (a \u escape's) into out; false when one is not a hex digit. */
+  static bool read_hex4(const char* p, unsigned& out);
   /** The string's text: raw when it has no escapes, else decoded into a stable scratch slot. */
   std::string_view text_of(std::string_view raw, bool escaped);
 

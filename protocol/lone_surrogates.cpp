@@ -1,21 +1,13 @@
 #include "protocol/lone_surrogates.hpp"
 
+#include "protocol/json_scanner.hpp"
+
 namespace tracecol::protocol {
 namespace {
 
-bool hex4(std::string_view s, std::size_t at, unsigned& cp) {
-  if (at + 4 > s.size()) return false;
-  cp = 0;
-  for (std::size_t i = at; i < at + 4; ++i) {
-    const char c = s[i];
-    const unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                       : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                       : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
-                                              : 16u;
-    if (d == 16) return false;
-    cp = cp << 4 | d;
-  }
-  return true;
+/** The \u escape's four hex digits at json[at], when all four are there. */
+bool hex4(std::string_view json, std::size_t at, unsigned& cp) {
+  return at + 4 <= json.size() && JsonScanner::read_hex4(json.data() + at, cp);
 }
 
 bool is_high(unsigned cp) { return cp >= 0xd800 && cp <= 0xdbff; }

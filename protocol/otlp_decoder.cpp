@@ -427,14 +427,19 @@ bool decode_span(const Context& ctx, const Value& s, Span& span, std::string& er
   }
   // OTLP's own kind, when not INTERNAL: kept as metadata "span.kind" (Jaeger's spelling),
   // which the encoders send back as the kind.
-  if (const Value* k = find(s, "kind")) {
+  if (const Value* k = find(s, "kind"); k != nullptr && k->IsString()) {
+    // SPAN_KIND_SERVER .. SPAN_KIND_CONSUMER are 2 .. 5, as a number or by name.
     static constexpr std::string_view names[] = {"server", "client", "producer", "consumer"};
     static constexpr std::string_view enums[] = {"SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER",
                                                  "SPAN_KIND_CONSUMER"};
-    for (std::size_t i = 0; i < 4; ++i) {
-      const bool hit = k->IsString() && (text(*k) == enums[i] || (ctx.is_number(*k) && text(*k) == std::to_string(i + 2)));
-      if (!hit) continue;
-      if (std::string* dst = meta.add(span_kind_member)) append_json_string(*dst, names[i]);
+    const std::string_view kind = text(*k);
+    std::size_t number = 0;
+    if (ctx.is_number(*k)) {
+      const auto [end, ec] = std::from_chars(kind.data(), kind.data() + kind.size(), number);
+      if (ec != std::errc() || end != kind.data() + kind.size()) number = 0;  // 2.0, 2e0: no kind of ours
+    } else number = static_cast<std::size_t>(std::find(std::begin(enums), std::end(enums), kind) - std::begin(enums)) + 2;
+    if (number >= 2 && number <= 5) {
+      if (std::string* dst = meta.add(span_kind_member)) append_json_string(*dst, names[number - 2]);
     }
   }
   if (run_id || session) {

@@ -18,6 +18,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "daemon/log.hpp"
+
 namespace tracecol::exporters::http {
 
 namespace net = boost::asio;
@@ -126,7 +128,7 @@ struct HttpClient::Impl {
       // For the log line: the answer may be binary (a protobuf Status) or hostile (terminal
       // escapes), so anything but printable ASCII shows as '?'.
       a.detail += ": ";
-      for (const char c : std::string_view(res.body()).substr(0, 200)) a.detail += c >= 0x20 && c < 0x7f ? c : '?';
+      a.detail += daemon::printable_for_log(res.body());
     }
     if (!res.keep_alive()) close();
     co_return a;

@@ -4,14 +4,10 @@
 
 #include <charconv>
 
+#include "daemon/log.hpp"
+
 namespace tracecol::exporters::http {
 namespace {
-
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 200)) out += c >= 0x20 && c < 0x7f ? c : '?';
-  return out;
-}
 
 bool read_varint(std::string_view& in, std::uint64_t& v) {
   v = 0;
@@ -57,7 +53,7 @@ std::optional<PartialSuccess> from_protobuf(std::string_view body) {
     if (field != 1 || wire != 2) return;
     found = each_field(bytes, [&](std::uint64_t f, unsigned w, std::uint64_t v, std::string_view b) {
       if (f == 1 && w == 0) p.rejected_spans = v;
-      if (f == 2 && w == 2) p.message = printable(b);
+      if (f == 2 && w == 2) p.message = daemon::printable_for_log(b);
     });
   });
   if (!ok || !found || p.rejected_spans == 0) return std::nullopt;
@@ -81,7 +77,7 @@ std::optional<PartialSuccess> from_json(std::string_view body) {
   if (ec != std::errc() || ptr != text.data() + text.size() || p.rejected_spans == 0) return std::nullopt;
   const auto message = partial->value.FindMember("errorMessage");
   if (message != partial->value.MemberEnd() && message->value.IsString())
-    p.message = printable(std::string_view(message->value.GetString(), message->value.GetStringLength()));
+    p.message = daemon::printable_for_log(std::string_view(message->value.GetString(), message->value.GetStringLength()));
   return p;
 }
 
